@@ -1,0 +1,1 @@
+//! Runs a Plan: scheduler, step runner, runner files, workflow commands, masking.

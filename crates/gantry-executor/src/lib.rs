@@ -1,0 +1,1 @@
+//! The Executor trait and the host-process executor.

@@ -1,0 +1,1 @@
+//! GitHub Actions `${{ }}` expressions: lexer, parser and evaluator.

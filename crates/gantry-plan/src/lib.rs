@@ -1,0 +1,1 @@
+//! Event + workflows to a Plan: trigger filters, matrix, the needs DAG.

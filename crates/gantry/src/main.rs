@@ -1,0 +1,3 @@
+//! The `gantry` binary: command line, wiring, output rendering, exit codes.
+
+fn main() {}

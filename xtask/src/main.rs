@@ -1,0 +1,3 @@
+//! Project chores: the tidy test (run by `cargo test`), benchmark helpers.
+
+fn main() {}
