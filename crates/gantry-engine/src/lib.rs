@@ -1,1 +1,16 @@
 //! Runs a Plan: scheduler, step runner, runner files, workflow commands, masking.
+
+pub mod builtin;
+pub mod commands;
+pub mod mask;
+pub mod action;
+pub mod context;
+pub mod event;
+mod job;
+pub mod output;
+pub mod run;
+pub mod shell;
+
+pub use event::{Annotation, AnnotationLevel, JobKey, Outcome, RunEvent};
+pub use job::host_label;
+pub use run::{GitInfo, JobSummary, RunConfig, RunResult, run};

@@ -8,7 +8,15 @@
 
 pub mod ast;
 pub mod diagnostic;
+mod lower;
+mod render;
 pub mod span;
+pub mod yaml;
+
+#[cfg(test)]
+mod tests;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use lower::{parse_action, parse_workflow};
+pub use render::render;
 pub use span::{Pos, Span, Spanned};

@@ -1,3 +1,163 @@
 //! The `gantry` binary: command line, wiring, output rendering, exit codes.
+//!
+//! `run` wires the engine straight to the host executor; `plan` and
+//! `validate` use only the pure front half; `logs` reads stored runs.
+//! Exit codes: 0 success, 1 the run failed (or `validate` found errors),
+//! 2 Gantry could not do what was asked (bad arguments, invalid workflow).
 
-fn main() {}
+mod cmd_logs;
+mod cmd_plan;
+mod cmd_run;
+mod cmd_validate;
+mod git;
+mod render;
+mod secrets;
+mod store;
+mod workflows;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "gantry", version, about = "Run GitHub Actions workflows on this machine", long_about = None)]
+struct Cli {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the workflows an event triggers (default: a push of the current branch)
+    Run(RunArgs),
+    /// Show which workflows and jobs an event would run, and why others are skipped
+    Plan(EventArgs),
+    /// Check workflow files and report every problem with file:line:col
+    Validate(ValidateArgs),
+    /// Show the stored logs of earlier local runs
+    Logs(LogsArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct EventArgs {
+    /// Workflow files, file names or workflow names (default: all)
+    #[arg(value_name = "WORKFLOW")]
+    pub workflows: Vec<String>,
+    /// The event: push, pull_request, tag, schedule or workflow_dispatch
+    #[arg(long, short = 'e', default_value = "push")]
+    pub event: String,
+    /// The branch, tag or full ref the event is for (default: the current branch)
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+    /// Pull requests: the base branch (default: the default branch)
+    #[arg(long, value_name = "BRANCH")]
+    pub base: Option<String>,
+    /// Run only this job (and the jobs it needs)
+    #[arg(long, short = 'j', value_name = "JOB")]
+    pub job: Option<String>,
+    /// A workflow_dispatch input, NAME=VALUE (repeatable)
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// A configuration variable for the `vars` context, NAME=VALUE (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Schedule events: the cron line that fired (default: any)
+    #[arg(long, value_name = "CRON")]
+    pub schedule: Option<String>,
+    /// Emit one JSON object per line instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// A secret, NAME=VALUE, or NAME to read it from the environment (repeatable)
+    #[arg(long = "secret", short = 's', value_name = "NAME[=VALUE]")]
+    pub secrets: Vec<String>,
+    /// A dotenv file of secrets (NAME=VALUE lines)
+    #[arg(long = "secret-file", value_name = "FILE")]
+    pub secret_files: Vec<PathBuf>,
+    /// How many jobs run at once (default: the number of CPUs)
+    #[arg(long, short = 'p', value_name = "N")]
+    pub parallel: Option<usize>,
+    /// A directory of vendored actions laid out as OWNER/REPO@REF (repeatable)
+    #[arg(long = "actions-dir", value_name = "DIR")]
+    pub actions_dirs: Vec<PathBuf>,
+    /// Keep the job workspaces after the run (they are removed by default)
+    #[arg(long)]
+    pub keep_workspace: bool,
+}
+
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// Files to check (default: every workflow of the repository)
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Emit the diagnostics as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    /// The run number (default: the latest run)
+    #[arg(value_name = "RUN")]
+    pub run: Option<u64>,
+    /// Only this job's log
+    #[arg(long, short = 'j', value_name = "JOB")]
+    pub job: Option<String>,
+    /// List the stored runs instead
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// An error for the user: printed as `error: …`, exit code 2.
+pub struct UserError(pub String);
+
+impl<T: Into<String>> From<T> for UserError {
+    fn from(message: T) -> Self {
+        UserError(message.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let dir = match cli.dir.clone() {
+        Some(d) => d,
+        None => match std::env::current_dir() {
+            Ok(d) => d,
+            Err(e) => return fail(UserError(format!("cannot read the current directory: {e}"))),
+        },
+    };
+    let result = match cli.command {
+        Command::Run(args) => cmd_run::run(&dir, args),
+        Command::Plan(args) => cmd_plan::run(&dir, args),
+        Command::Validate(args) => cmd_validate::run(&dir, args),
+        Command::Logs(args) => cmd_logs::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: UserError) -> ExitCode {
+    let style = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Red.into())).bold();
+    let mut err = anstream::stderr();
+    let _ = std::io::Write::write_fmt(&mut err, format_args!("{style}error{style:#}: {}\n", e.0));
+    ExitCode::from(2)
+}
+
+/// Splits `NAME=VALUE`.
+pub fn key_value(raw: &str, what: &str) -> Result<(String, String), UserError> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(UserError(format!("{what} `{raw}` must look like NAME=VALUE"))),
+    }
+}

@@ -1,0 +1,1283 @@
+//! One job instance: its workspace, environment and steps, from set-up to
+//! outputs; and reusable-workflow calls.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gantry_executor::{ExecLimits, Exit, JobRuntime, JobSpec, ProcessSpec};
+use gantry_expr::Status;
+use gantry_plan::{JobPlan, WorkflowPlan};
+use gantry_syntax::ast::{SMap, SValue, Step};
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::action::{self, ActionKind, ResolvedAction};
+use crate::builtin::{self, BuiltinCtx, PostAction};
+use crate::context::{Contexts, Eval};
+use crate::event::{Annotation, AnnotationLevel, Outcome, RunEvent};
+use crate::mask::Masker;
+use crate::output::StepSink;
+use crate::run::{JobStartContext, Shared, record, run_workflow, worse};
+
+/// GitHub's default job timeout.
+const DEFAULT_JOB_TIMEOUT_MINUTES: f64 = 360.0;
+/// How deep composite actions may nest.
+const MAX_ACTION_DEPTH: usize = 10;
+
+pub(crate) struct JobInstance {
+    pub key: String,
+    pub name: String,
+    pub seq: usize,
+    pub matrix: Arc<Value>,
+    pub strategy: Arc<Value>,
+    /// Cancelled when a sibling matrix instance fails under `fail-fast`.
+    pub siblings: CancellationToken,
+}
+
+pub(crate) struct JobReport {
+    pub result: Outcome,
+    pub outputs: IndexMap<String, String>,
+    pub continue_on_error: bool,
+}
+
+pub(crate) fn error_annotation(message: String) -> Annotation {
+    Annotation { level: AnnotationLevel::Error, message, title: None, file: None, line: None, col: None }
+}
+
+/// Evaluates a value that may be a bool or an expression string.
+pub(crate) fn eval_bool(value: &Value, eval: &Eval<'_>) -> Result<bool, String> {
+    let evaluated = gantry_plan::template::evaluate_value(value, eval).map_err(|e| e.message)?;
+    Ok(gantry_expr::truthy(&evaluated))
+}
+
+pub(crate) fn eval_number(value: &Value, eval: &Eval<'_>) -> Result<f64, String> {
+    let evaluated = gantry_plan::template::evaluate_value(value, eval).map_err(|e| e.message)?;
+    let n = gantry_expr::to_number(&evaluated);
+    if n.is_nan() { Err(format!("`{}` is not a number", gantry_expr::to_string(&evaluated))) } else { Ok(n) }
+}
+
+fn eval_string(value: &Value, eval: &Eval<'_>) -> Result<String, String> {
+    let evaluated = gantry_plan::template::evaluate_value(value, eval).map_err(|e| e.message)?;
+    Ok(gantry_expr::to_string(&evaluated))
+}
+
+fn eval_map(map: &SMap<SValue>, eval: &Eval<'_>, out: &mut IndexMap<String, String>) -> Result<(), String> {
+    for (key, (_, value)) in map {
+        let text = eval_string(&value.value, eval).map_err(|e| format!("`{key}`: {e}"))?;
+        out.insert(key.clone(), text);
+    }
+    Ok(())
+}
+
+/// The `runs-on` labels this machine serves with the host executor.
+pub fn host_label(label: &str) -> bool {
+    let l = label.to_ascii_lowercase();
+    l.starts_with("ubuntu") || matches!(l.as_str(), "linux" | "self-hosted" | "x64" | "arm64" | "gantry" | "local" | "host")
+}
+
+fn labels(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().map(gantry_expr::to_string).collect(),
+        Value::Object(map) => map.get("labels").map(labels).unwrap_or_default(),
+        other => vec![gantry_expr::to_string(other)],
+    }
+}
+
+/// Runs one instance of a job.
+pub(crate) async fn run_instance(ctx: &JobStartContext, job: &JobPlan, inst: &JobInstance) -> JobReport {
+    let shared = &ctx.shared;
+    let started = Instant::now();
+    let mut contexts = ctx_contexts(ctx, job, inst);
+    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
+    let ast = &job.job;
+
+    // Where does it run?
+    if let Some(runs_on) = &ast.runs_on {
+        match gantry_plan::template::evaluate_value(&runs_on.value, &eval) {
+            Ok(value) => {
+                let labels = labels(&value);
+                if let Some(label) = labels.iter().find(|l| !host_label(l)) {
+                    let reason = format!(
+                        "no runner for `runs-on: {label}` on this machine (Gantry runs Linux jobs on the host; use `ubuntu-latest`, `linux` or `self-hosted`)"
+                    );
+                    shared.emit(RunEvent::JobSkipped { job: inst.key.clone(), name: inst.name.clone(), reason });
+                    return JobReport { result: Outcome::Skipped, outputs: IndexMap::new(), continue_on_error: false };
+                }
+            }
+            Err(e) => return fail_early(ctx, inst, format!("`runs-on`: {}", e.message)),
+        }
+    }
+    shared.emit(RunEvent::JobStarted { job: inst.key.clone(), name: inst.name.clone() });
+    if ast.container.is_some() || !ast.services.is_empty() {
+        let what = if ast.container.is_some() { "`container:`" } else { "`services:`" };
+        return finish_early(
+            ctx,
+            inst,
+            started,
+            format!("job `{}` uses {what}, which needs the Docker executor; this build runs jobs on the host only", job.id),
+        );
+    }
+    let continue_on_error = match &ast.continue_on_error {
+        Some(v) => match eval_bool(&v.value, &eval) {
+            Ok(b) => b,
+            Err(e) => return finish_early(ctx, inst, started, format!("`continue-on-error`: {e}")),
+        },
+        None => false,
+    };
+    let timeout_minutes = match &ast.timeout_minutes {
+        Some(v) => match eval_number(&v.value, &eval) {
+            Ok(n) => n,
+            Err(e) => return finish_early(ctx, inst, started, format!("`timeout-minutes`: {e}")),
+        },
+        None => DEFAULT_JOB_TIMEOUT_MINUTES,
+    };
+
+    // Environment: workflow env, then job env.
+    let mut job_env = IndexMap::new();
+    if let Err(e) = eval_map(&ctx.workflow.workflow.env, &eval, &mut job_env) {
+        return finish_early(ctx, inst, started, format!("workflow `env` {e}"));
+    }
+    contexts.env = crate::context::object(job_env.iter());
+    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
+    if let Err(e) = eval_map(&ast.env, &eval, &mut job_env) {
+        return finish_early(ctx, inst, started, format!("job `env` {e}"));
+    }
+    contexts.env = crate::context::object(job_env.iter());
+
+    // Directories.
+    let root = shared.config.run_dir.join("jobs").join(inst.seq.to_string());
+    let repo_name = shared.config.git.repository.rsplit('/').next().unwrap_or("repo").to_string();
+    let workspace = root.join("work").join(&repo_name);
+    let dirs = JobDirs { temp: root.join("tmp"), files: root.join("files"), workspace };
+    for dir in [&dirs.workspace, &dirs.temp, &dirs.files] {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return finish_early(ctx, inst, started, format!("cannot create `{}`: {e}", dir.display()));
+        }
+    }
+    let event_path = dirs.files.join("event.json");
+    let payload = serde_json::to_vec_pretty(&shared.config.git.payload).unwrap_or_default();
+    if let Err(e) = std::fs::write(&event_path, payload) {
+        return finish_early(ctx, inst, started, format!("cannot write `{}`: {e}", event_path.display()));
+    }
+    // The github context for this job.
+    let mut github = shared.github.clone();
+    if let Value::Object(map) = &mut github {
+        map.insert("job".into(), Value::String(job.id.clone()));
+        map.insert("workspace".into(), Value::String(dirs.workspace.to_string_lossy().into_owned()));
+        map.insert("workflow".into(), Value::String(ctx.workflow.name.clone()));
+        map.insert("workflow_ref".into(), Value::String(workflow_ref(shared, &ctx.workflow)));
+        map.insert("event_path".into(), Value::String(event_path.to_string_lossy().into_owned()));
+    }
+    contexts.github = Arc::new(github);
+
+    let spec = JobSpec {
+        job_name: inst.key.clone(),
+        workspace: dirs.workspace.clone(),
+        image: None,
+        env: Vec::new(),
+    };
+    let runtime = match shared.config.executor.start_job(&spec).await {
+        Ok(runtime) => runtime,
+        Err(e) => return finish_early(ctx, inst, started, format!("cannot start the job: {e}")),
+    };
+
+    // Cancellation: the job token is cancelled by Ctrl-C, a failing sibling
+    // (fail-fast) or the job's timeout.
+    let cancel = inst.siblings.child_token();
+    let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let timer = {
+        let cancel = cancel.clone();
+        let timed_out = timed_out.clone();
+        let limit = Duration::from_secs_f64((timeout_minutes * 60.0).max(0.0));
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+            cancel.cancel();
+        })
+    };
+
+    let mut run = JobRun {
+        shared: shared.clone(),
+        key: inst.key.clone(),
+        job_id: job.id.clone(),
+        contexts,
+        job_env,
+        file_env: IndexMap::new(),
+        path_extra: Vec::new(),
+        masker: shared.masker.clone(),
+        cancel: cancel.clone(),
+        runtime,
+        dirs,
+        posts: Vec::new(),
+        step_no: 0,
+        defaults_shell: ast
+            .defaults
+            .shell
+            .as_ref()
+            .or(ctx.workflow.workflow.defaults.shell.as_ref())
+            .map(|s| s.value.clone()),
+        defaults_dir: ast
+            .defaults
+            .working_directory
+            .as_ref()
+            .or(ctx.workflow.workflow.defaults.working_directory.as_ref())
+            .map(|v| v.value.clone()),
+        summary: String::new(),
+        debug: shared.config.secrets.contains_key("ACTIONS_STEP_DEBUG")
+            || shared.config.vars.get("ACTIONS_STEP_DEBUG").is_some_and(gantry_expr::truthy),
+    };
+    let mut scope = Scope::default();
+    let steps: Vec<Step> = ast.steps.clone();
+    for step in &steps {
+        run.step(&mut scope, step, 0).await;
+    }
+    run.run_posts(&mut scope).await;
+    timer.abort();
+
+    let mut result = if scope.failed { Outcome::Failure } else { Outcome::Success };
+    if cancel.is_cancelled() {
+        if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
+            run.annotate(error_annotation(format!(
+                "the job ran longer than its timeout of {timeout_minutes} minutes and was cancelled"
+            )));
+            result = Outcome::Failure;
+        } else if result == Outcome::Success {
+            result = Outcome::Cancelled;
+        }
+    }
+    run.contexts.job = json!({"status": result.as_str(), "container": {}, "services": {}});
+    run.contexts.steps = Value::Object(scope.steps.clone());
+    run.contexts.env = crate::context::object(run.env_context(&Scope::default()).iter());
+
+    // Outputs.
+    let mut outputs = IndexMap::new();
+    let eval = Eval { contexts: &run.contexts, status: Status::Success, workspace: Some(&run.dirs.workspace) };
+    for (name, (_, value)) in &ast.outputs {
+        match eval_string(&value.value, &eval) {
+            Ok(text) => {
+                if run.masker.mask_str(&text) != text {
+                    run.notice(format!("output `{name}` is not passed on because it may contain a secret"));
+                } else {
+                    outputs.insert(name.clone(), text);
+                }
+            }
+            Err(e) => run.annotate(error_annotation(format!("job output `{name}`: {e}"))),
+        }
+    }
+    if !run.summary.is_empty() {
+        let markdown = run.masker.mask_str(&run.summary);
+        shared.emit(RunEvent::Summary { job: inst.key.clone(), markdown });
+    }
+    let JobRun { runtime, .. } = run;
+    if let Err(e) = runtime.finish().await {
+        shared.emit(RunEvent::Warning { message: format!("job `{}`: cleaning up: {e}", inst.key) });
+    }
+    shared.emit(RunEvent::JobFinished {
+        job: inst.key.clone(),
+        name: inst.name.clone(),
+        result,
+        duration: started.elapsed(),
+        outputs: outputs.clone(),
+    });
+    JobReport { result, outputs, continue_on_error }
+}
+
+fn workflow_ref(shared: &Shared, workflow: &WorkflowPlan) -> String {
+    format!("{}/{}@{}", shared.config.git.repository, workflow.file, shared.config.event.git_ref)
+}
+
+fn ctx_contexts(ctx: &JobStartContext, _job: &JobPlan, inst: &JobInstance) -> Contexts {
+    Contexts {
+        github: Arc::new(ctx.shared.github.clone()),
+        vars: ctx.shared.vars.clone(),
+        secrets: ctx.secrets.clone(),
+        runner: ctx.shared.runner.clone(),
+        inputs: ctx.inputs.clone(),
+        needs: ctx.needs.clone(),
+        matrix: inst.matrix.clone(),
+        strategy: inst.strategy.clone(),
+        job: json!({"status": "success", "container": {}, "services": {}}),
+        env: json!({}),
+        steps: json!({}),
+        jobs: json!({}),
+    }
+}
+
+/// Fails a job before it started (no JobStarted was sent yet).
+fn fail_early(ctx: &JobStartContext, inst: &JobInstance, message: String) -> JobReport {
+    ctx.shared.emit(RunEvent::JobStarted { job: inst.key.clone(), name: inst.name.clone() });
+    finish_early(ctx, inst, Instant::now(), message)
+}
+
+fn finish_early(ctx: &JobStartContext, inst: &JobInstance, started: Instant, message: String) -> JobReport {
+    let shared = &ctx.shared;
+    let message = shared.masker.mask_str(&message);
+    shared.emit(RunEvent::Annotation { job: inst.key.clone(), annotation: error_annotation(message) });
+    shared.emit(RunEvent::JobFinished {
+        job: inst.key.clone(),
+        name: inst.name.clone(),
+        result: Outcome::Failure,
+        duration: started.elapsed(),
+        outputs: IndexMap::new(),
+    });
+    JobReport { result: Outcome::Failure, outputs: IndexMap::new(), continue_on_error: false }
+}
+
+struct JobDirs {
+
+    workspace: PathBuf,
+    temp: PathBuf,
+    files: PathBuf,
+}
+
+/// The steps context and status of one level of steps: the job's own, or a
+/// composite action's.
+#[derive(Default)]
+struct Scope {
+    steps: Map<String, Value>,
+    failed: bool,
+    /// A composite action's `inputs`, replacing the workflow's.
+    inputs: Option<Arc<Value>>,
+    /// `github.action_path` of a composite action.
+    action_path: Option<PathBuf>,
+    /// Env given to a composite action by its calling step.
+    env: IndexMap<String, String>,
+    /// A name prefix for composite steps' display.
+    label: String,
+}
+
+enum PostStep {
+    Builtin { name: String, action: PostAction, inputs: IndexMap<String, String> },
+    Node { name: String, dir: PathBuf, script: String, env: IndexMap<String, String>, condition: Option<String> },
+}
+
+struct JobRun {
+    shared: Arc<Shared>,
+    key: String,
+    job_id: String,
+    contexts: Contexts,
+    job_env: IndexMap<String, String>,
+    /// Variables written to `$GITHUB_ENV` by earlier steps.
+    file_env: IndexMap<String, String>,
+    /// Directories written to `$GITHUB_PATH`, oldest first.
+    path_extra: Vec<String>,
+    masker: Masker,
+    cancel: CancellationToken,
+    runtime: Box<dyn JobRuntime>,
+    dirs: JobDirs,
+    posts: Vec<PostStep>,
+    step_no: usize,
+    defaults_shell: Option<String>,
+    defaults_dir: Option<Value>,
+    summary: String,
+    debug: bool,
+}
+
+/// How a step ended.
+struct StepEnd {
+    outcome: Outcome,
+    outputs: IndexMap<String, String>,
+}
+
+impl StepEnd {
+    fn failed(message: String, run: &JobRun) -> StepEnd {
+        run.annotate(error_annotation(message));
+        StepEnd { outcome: Outcome::Failure, outputs: IndexMap::new() }
+    }
+}
+
+impl JobRun {
+    fn annotate(&self, annotation: Annotation) {
+        let annotation = Annotation { message: self.masker.mask_str(&annotation.message), ..annotation };
+        self.shared.emit(RunEvent::Annotation { job: self.key.clone(), annotation });
+    }
+
+    fn notice(&self, message: String) {
+        self.shared.emit(RunEvent::Notice { job: self.key.clone(), message: self.masker.mask_str(&message) });
+    }
+
+    fn status(&self, scope: &Scope) -> Status {
+        if self.cancel.is_cancelled() {
+            Status::Cancelled
+        } else if scope.failed {
+            Status::Failure
+        } else {
+            Status::Success
+        }
+    }
+
+    /// The env context for a step: job env, then `$GITHUB_ENV`, then the
+    /// composite caller's env.
+    fn env_context(&self, scope: &Scope) -> IndexMap<String, String> {
+        let mut env = self.job_env.clone();
+        env.extend(self.file_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(scope.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env
+    }
+
+    fn scoped_contexts(&self, scope: &Scope, env: &IndexMap<String, String>) -> Contexts {
+        let mut contexts = self.contexts.clone();
+        contexts.env = crate::context::object(env.iter());
+        contexts.steps = Value::Object(scope.steps.clone());
+        if let Some(inputs) = &scope.inputs {
+            contexts.inputs = inputs.clone();
+        }
+        if let Some(path) = &scope.action_path
+            && let Value::Object(map) = Arc::make_mut(&mut contexts.github)
+        {
+            map.insert("action_path".into(), Value::String(path.to_string_lossy().into_owned()));
+        }
+        contexts
+    }
+
+    /// Runs one step (of the job or of a composite action).
+    fn step<'a>(
+        &'a mut self,
+        scope: &'a mut Scope,
+        step: &'a Step,
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let step_no = self.step_no;
+            self.step_no += 1;
+            let env = self.env_context(scope);
+            let contexts = self.scoped_contexts(scope, &env);
+            let status = self.status(scope);
+            let eval = Eval { contexts: &contexts, status, workspace: Some(&self.dirs.workspace) };
+            let name = format!("{}{}", scope.label, step_name(step, &eval));
+            let id = step.id.as_ref().map(|i| i.value.clone()).unwrap_or_else(|| format!("__step{step_no}"));
+
+            // Should it run?
+            let run_it = match &step.if_ {
+                None => Ok(status == Status::Success),
+                Some(cond) => match &cond.value {
+                    Value::Bool(b) => Ok(*b && status == Status::Success),
+                    Value::String(s) if s.trim().is_empty() => Ok(status == Status::Success),
+                    other => {
+                        let text = match other {
+                            Value::String(s) => s.clone(),
+                            v => gantry_expr::to_string(v),
+                        };
+                        gantry_expr::parse_condition(&text)
+                            .map_err(|e| e.message)
+                            .and_then(|c| c.evaluate(&eval).map_err(|e| e.message))
+                    }
+                },
+            };
+            let started = Instant::now();
+            let run_it = match run_it {
+                Ok(run_it) => run_it,
+                Err(message) => {
+                    self.shared.emit(RunEvent::StepStarted { job: self.key.clone(), step: step_no, name: name.clone() });
+                    self.annotate(error_annotation(format!("step `if`: {message}")));
+                    self.finish_step(scope, &id, step_no, &name, Outcome::Failure, Outcome::Failure, IndexMap::new(), started);
+                    return;
+                }
+            };
+            if !run_it {
+                self.shared.emit(RunEvent::StepFinished {
+                    job: self.key.clone(),
+                    step: step_no,
+                    name,
+                    outcome: Outcome::Skipped,
+                    conclusion: Outcome::Skipped,
+                    duration: Duration::ZERO,
+                });
+                scope.steps.insert(id, json!({"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}));
+                return;
+            }
+            self.shared.emit(RunEvent::StepStarted { job: self.key.clone(), step: step_no, name: name.clone() });
+            // Steps that run because of always()/cancelled() after a
+            // cancellation stop only at the second Ctrl-C.
+            let cancel = if self.cancel.is_cancelled() { self.shared.hard_cancel.clone() } else { self.cancel.clone() };
+
+            let continue_on_error = match &step.continue_on_error {
+                Some(v) => match eval_bool(&v.value, &eval) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.annotate(error_annotation(format!("`continue-on-error`: {e}")));
+                        false
+                    }
+                },
+                None => false,
+            };
+            let timeout = match &step.timeout_minutes {
+                Some(v) => match eval_number(&v.value, &eval) {
+                    Ok(n) => Some(Duration::from_secs_f64((n * 60.0).max(0.0))),
+                    Err(e) => {
+                        self.annotate(error_annotation(format!("`timeout-minutes`: {e}")));
+                        None
+                    }
+                },
+                None => None,
+            };
+            let mut step_env = env.clone();
+            let mut env_error = None;
+            for (key, (_, value)) in &step.env {
+                match eval_string(&value.value, &eval) {
+                    Ok(text) => {
+                        step_env.insert(key.clone(), text);
+                    }
+                    Err(e) => env_error = Some(format!("step `env.{key}`: {e}")),
+                }
+            }
+            let attempts = step.retry.as_ref().map(|r| r.attempts.value.max(1)).unwrap_or(1);
+            let delay = step.retry.as_ref().map(|r| r.delay_seconds.value.max(0.0)).unwrap_or(0.0);
+            drop(eval);
+
+            let mut end = StepEnd { outcome: Outcome::Failure, outputs: IndexMap::new() };
+            if let Some(message) = env_error {
+                end = StepEnd::failed(message, self);
+            } else {
+                for attempt in 1..=attempts {
+                    end = self.execute(scope, step, step_no, &contexts, status, &step_env, timeout, cancel.clone(), depth).await;
+                    if end.outcome != Outcome::Failure || attempt == attempts || cancel.is_cancelled() {
+                        break;
+                    }
+                    self.notice(format!(
+                        "attempt {attempt} of {attempts} failed; retrying in {delay}s (`retry`)"
+                    ));
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs_f64(delay)) => {}
+                        _ = cancel.cancelled() => break,
+                    }
+                }
+            }
+            let outcome = if end.outcome == Outcome::Failure && cancel.is_cancelled() && !self.shared.hard_cancel.is_cancelled() && self.cancel.is_cancelled() {
+                Outcome::Cancelled
+            } else {
+                end.outcome
+            };
+            let conclusion = if outcome == Outcome::Failure && continue_on_error { Outcome::Success } else { outcome };
+            self.finish_step(scope, &id, step_no, &name, outcome, conclusion, end.outputs, started);
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_step(
+        &mut self,
+        scope: &mut Scope,
+        id: &str,
+        step_no: usize,
+        name: &str,
+        outcome: Outcome,
+        conclusion: Outcome,
+        outputs: IndexMap<String, String>,
+        started: Instant,
+    ) {
+        if conclusion == Outcome::Failure {
+            scope.failed = true;
+        }
+        scope.steps.insert(
+            id.to_string(),
+            json!({
+                "outputs": crate::context::object(outputs.iter()),
+                "outcome": outcome.as_str(),
+                "conclusion": conclusion.as_str(),
+            }),
+        );
+        self.shared.emit(RunEvent::StepFinished {
+            job: self.key.clone(),
+            step: step_no,
+            name: name.to_string(),
+            outcome,
+            conclusion,
+            duration: started.elapsed(),
+        });
+    }
+
+    /// Runs a step's action or script once.
+    #[allow(clippy::too_many_arguments)]
+    async fn execute(
+        &mut self,
+        scope: &mut Scope,
+        step: &Step,
+        step_no: usize,
+        contexts: &Contexts,
+        status: Status,
+        step_env: &IndexMap<String, String>,
+        timeout: Option<Duration>,
+        cancel: CancellationToken,
+        depth: usize,
+    ) -> StepEnd {
+        let eval = Eval { contexts, status, workspace: Some(&self.dirs.workspace) };
+        if let Some(run) = &step.run {
+            let script = match gantry_expr::parse_template(&run.value)
+                .map_err(|e| e.message)
+                .and_then(|t| t.evaluate_to_string(&eval).map_err(|e| e.message))
+            {
+                Ok(script) => script,
+                Err(e) => return StepEnd::failed(format!("`run`: {e}"), self),
+            };
+            let shell = step.shell.as_ref().map(|s| s.value.clone()).or_else(|| self.defaults_shell.clone());
+            let dir = match step.working_directory.as_ref().map(|v| &v.value).or(self.defaults_dir.as_ref()) {
+                Some(v) => match eval_string(v, &eval) {
+                    Ok(d) => Some(d),
+                    Err(e) => return StepEnd::failed(format!("`working-directory`: {e}"), self),
+                },
+                None => None,
+            };
+            drop(eval);
+            return self.run_script(scope, step_no, &script, shell.as_deref(), dir.as_deref(), step_env, timeout, cancel).await;
+        }
+        let Some(uses) = &step.uses else {
+            return StepEnd::failed("the step has neither `run` nor `uses`".into(), self);
+        };
+        let uses = uses.value.clone();
+        // `with:` inputs.
+        let mut with = IndexMap::new();
+        if let Err(e) = eval_map(&step.with, &eval, &mut with) {
+            return StepEnd::failed(format!("`with` {e}"), self);
+        }
+        drop(eval);
+        if builtin::is_builtin(&uses) {
+            return self.run_builtin(&uses, &with, step_env, cancel).await;
+        }
+        if depth >= MAX_ACTION_DEPTH {
+            return StepEnd::failed(format!("actions nest deeper than {MAX_ACTION_DEPTH} levels at `{uses}`"), self);
+        }
+        let resolved = match action::resolve(
+            &uses,
+            &self.shared.config.repo_dir,
+            &self.dirs.workspace,
+            scope.action_path.as_deref(),
+            &self.shared.config.actions_dirs,
+        ) {
+            Ok(resolved) => resolved,
+            Err(e) => return StepEnd::failed(e, self),
+        };
+        self.run_action(scope, step_no, &uses, resolved, with, step_env, timeout, cancel, depth).await
+    }
+
+    /// The full process environment for a step.
+    fn process_env(&self, step_env: &IndexMap<String, String>, files: &StepFiles, action_path: Option<&Path>) -> Vec<(String, String)> {
+        let config = &self.shared.config;
+        let github = &self.contexts.github;
+        let g = |k: &str| github.get(k).map(gantry_expr::to_string).unwrap_or_default();
+        let mut env: IndexMap<String, String> = config.host_env.iter().cloned().collect();
+        let fixed: [(&str, String); 36] = [
+            ("CI", "true".into()),
+            ("GITHUB_ACTIONS", "true".into()),
+            ("GANTRY", "true".into()),
+            ("GITHUB_WORKSPACE", self.dirs.workspace.to_string_lossy().into_owned()),
+            ("GITHUB_SHA", g("sha")),
+            ("GITHUB_REF", g("ref")),
+            ("GITHUB_REF_NAME", g("ref_name")),
+            ("GITHUB_REF_TYPE", g("ref_type")),
+            ("GITHUB_REF_PROTECTED", "false".into()),
+            ("GITHUB_REPOSITORY", g("repository")),
+            ("GITHUB_REPOSITORY_OWNER", g("repository_owner")),
+            ("GITHUB_EVENT_NAME", g("event_name")),
+            ("GITHUB_EVENT_PATH", g("event_path")),
+            ("GITHUB_RUN_ID", g("run_id")),
+            ("GITHUB_RUN_NUMBER", g("run_number")),
+            ("GITHUB_RUN_ATTEMPT", "1".into()),
+            ("GITHUB_ACTOR", g("actor")),
+            ("GITHUB_TRIGGERING_ACTOR", g("actor")),
+            ("GITHUB_JOB", self.job_id.clone()),
+            ("GITHUB_WORKFLOW", g("workflow")),
+            ("GITHUB_WORKFLOW_REF", g("workflow_ref")),
+            ("GITHUB_SERVER_URL", g("server_url")),
+            ("GITHUB_API_URL", g("api_url")),
+            ("GITHUB_GRAPHQL_URL", g("graphql_url")),
+            ("GITHUB_HEAD_REF", g("head_ref")),
+            ("GITHUB_BASE_REF", g("base_ref")),
+            ("GITHUB_RETENTION_DAYS", "90".into()),
+            ("GITHUB_OUTPUT", files.output.to_string_lossy().into_owned()),
+            ("GITHUB_ENV", files.env.to_string_lossy().into_owned()),
+            ("GITHUB_PATH", files.path.to_string_lossy().into_owned()),
+            ("GITHUB_STEP_SUMMARY", files.summary.to_string_lossy().into_owned()),
+            ("GITHUB_STATE", files.state.to_string_lossy().into_owned()),
+            ("RUNNER_OS", "Linux".into()),
+            ("RUNNER_TEMP", self.dirs.temp.to_string_lossy().into_owned()),
+            ("RUNNER_NAME", "gantry".into()),
+            ("RUNNER_ENVIRONMENT", "self-hosted".into()),
+        ];
+        for (k, v) in fixed {
+            env.insert(k.to_string(), v);
+        }
+        let runner = &self.contexts.runner;
+        env.insert("RUNNER_ARCH".into(), runner.get("arch").map(gantry_expr::to_string).unwrap_or_default());
+        env.insert("RUNNER_TOOL_CACHE".into(), runner.get("tool_cache").map(gantry_expr::to_string).unwrap_or_default());
+        env.insert("RUNNER_WORKSPACE".into(), self.dirs.workspace.parent().unwrap_or(&self.dirs.workspace).to_string_lossy().into_owned());
+        if let Some(path) = action_path {
+            env.insert("GITHUB_ACTION_PATH".into(), path.to_string_lossy().into_owned());
+        }
+        if self.debug {
+            env.insert("RUNNER_DEBUG".into(), "1".into());
+        }
+        for (k, v) in step_env {
+            env.insert(k.clone(), v.clone());
+        }
+        if !self.path_extra.is_empty() {
+            let base = env.get("PATH").cloned().unwrap_or_default();
+            let mut parts: Vec<&str> = self.path_extra.iter().rev().map(String::as_str).collect();
+            if !base.is_empty() {
+                parts.push(&base);
+            }
+            let joined = parts.join(":");
+            env.insert("PATH".into(), joined);
+        }
+        env.into_iter().collect()
+    }
+
+    fn step_files(&self, step_no: usize) -> std::io::Result<StepFiles> {
+        let dir = &self.dirs.files;
+        let files = StepFiles {
+            output: dir.join(format!("{step_no}_output")),
+            env: dir.join(format!("{step_no}_env")),
+            path: dir.join(format!("{step_no}_path")),
+            summary: dir.join(format!("{step_no}_summary.md")),
+            state: dir.join(format!("{step_no}_state")),
+        };
+        for f in [&files.output, &files.env, &files.path, &files.summary, &files.state] {
+            std::fs::write(f, b"")?;
+        }
+        Ok(files)
+    }
+
+    fn which(&self, program: &str, env: &[(String, String)]) -> bool {
+        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
+        path.split(':').filter(|d| !d.is_empty()).any(|d| Path::new(d).join(program).is_file())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_script(
+        &mut self,
+        scope: &mut Scope,
+        step_no: usize,
+        script: &str,
+        shell: Option<&str>,
+        dir: Option<&str>,
+        step_env: &IndexMap<String, String>,
+        timeout: Option<Duration>,
+        cancel: CancellationToken,
+    ) -> StepEnd {
+        let files = match self.step_files(step_no) {
+            Ok(f) => f,
+            Err(e) => return StepEnd::failed(format!("cannot create the runner files: {e}"), self),
+        };
+        let script_path = self.dirs.temp.join(format!("step{step_no}{}", crate::shell::extension(shell)));
+        if let Err(e) = std::fs::write(&script_path, script) {
+            return StepEnd::failed(format!("cannot write the script `{}`: {e}", script_path.display()), self);
+        }
+        let env = self.process_env(step_env, &files, scope.action_path.as_deref());
+        let command = match crate::shell::command(shell, &script_path, &|p| self.which(p, &env)) {
+            Ok(c) => c,
+            Err(e) => return StepEnd::failed(e, self),
+        };
+        let cwd = match dir {
+            Some(d) if !d.is_empty() => self.dirs.workspace.join(d),
+            _ => self.dirs.workspace.clone(),
+        };
+        if !cwd.is_dir() {
+            return StepEnd::failed(
+                format!("working directory `{}` does not exist: create it in an earlier step or fix `working-directory`", cwd.display()),
+                self,
+            );
+        }
+        let spec = ProcessSpec { program: command.program, args: command.args, env, cwd };
+        self.exec(spec, &files, timeout, cancel).await
+    }
+
+    /// Runs a process and applies its runner files.
+    async fn exec(&mut self, spec: ProcessSpec, files: &StepFiles, timeout: Option<Duration>, cancel: CancellationToken) -> StepEnd {
+        let mut sink = StepSink::new(self.key.clone(), self.shared.events.clone(), self.masker.clone(), self.debug);
+        let program = spec.program.clone();
+        let exit = self.runtime.exec(spec, &mut sink, ExecLimits { timeout, cancel }).await;
+        sink.finish();
+        self.masker = sink.masker().clone();
+        let effects = std::mem::take(&mut sink.effects);
+        let mut outcome = match exit {
+            Ok(Exit::Code(0)) => Outcome::Success,
+            Ok(Exit::Code(code)) => {
+                self.annotate(error_annotation(format!("Process completed with exit code {code}.")));
+                Outcome::Failure
+            }
+            Ok(Exit::Signal(signal)) => {
+                self.annotate(error_annotation(format!("`{program}` was killed by signal {signal}")));
+                Outcome::Failure
+            }
+            Ok(Exit::TimedOut) => {
+                self.annotate(error_annotation("the step ran longer than its `timeout-minutes` and was stopped".into()));
+                Outcome::Failure
+            }
+            Ok(Exit::Cancelled) => Outcome::Cancelled,
+            Err(e) => {
+                self.annotate(error_annotation(e.to_string()));
+                Outcome::Failure
+            }
+        };
+        let mut outputs = effects.outputs;
+        match self.apply_files(files) {
+            Ok(file_outputs) => outputs.extend(file_outputs),
+            Err(e) => {
+                self.annotate(error_annotation(e));
+                outcome = Outcome::Failure;
+            }
+        }
+        if outcome == Outcome::Cancelled {
+            outcome = Outcome::Failure;
+        }
+        StepEnd { outcome, outputs }
+    }
+
+    /// Reads `$GITHUB_OUTPUT`, `$GITHUB_ENV`, `$GITHUB_PATH` and the summary.
+    fn apply_files(&mut self, files: &StepFiles) -> Result<IndexMap<String, String>, String> {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        let mut outputs = IndexMap::new();
+        let content = read(&files.output);
+        if !content.is_empty() {
+            let pairs = crate::commands::parse_env_file(&content).map_err(|e| format!("$GITHUB_OUTPUT: {e}"))?;
+            outputs.extend(pairs);
+        }
+        let content = read(&files.env);
+        if !content.is_empty() {
+            let pairs = crate::commands::parse_env_file(&content).map_err(|e| format!("$GITHUB_ENV: {e}"))?;
+            for (k, v) in pairs {
+                if matches!(k.as_str(), "NODE_OPTIONS") || k.starts_with("GITHUB_") && k != "GITHUB_TOKEN" {
+                    self.notice(format!("$GITHUB_ENV: `{k}` cannot be overridden and was ignored"));
+                    continue;
+                }
+                self.file_env.insert(k, v);
+            }
+        }
+        let content = read(&files.path);
+        if !content.is_empty() {
+            self.path_extra.extend(crate::commands::parse_path_file(&content));
+        }
+        let content = read(&files.summary);
+        if !content.trim().is_empty() {
+            self.summary.push_str(&content);
+            if !content.ends_with('\n') {
+                self.summary.push('\n');
+            }
+        }
+        Ok(outputs)
+    }
+
+    fn builtin_ctx_env(&self, step_env: &IndexMap<String, String>) -> IndexMap<String, String> {
+        let files = StepFiles::none();
+        self.process_env(step_env, &files, None).into_iter().collect()
+    }
+
+    async fn run_builtin(
+        &mut self,
+        uses: &str,
+        with: &IndexMap<String, String>,
+        step_env: &IndexMap<String, String>,
+        cancel: CancellationToken,
+    ) -> StepEnd {
+        let env = self.builtin_ctx_env(step_env);
+        let mut lines: Vec<String> = Vec::new();
+        let outcome = {
+            let mut log = |line: String| lines.push(line);
+            let mut ctx = BuiltinCtx {
+                inputs: with,
+                workspace: &self.dirs.workspace,
+                repo_dir: &self.shared.config.repo_dir,
+                sha: &self.shared.config.git.sha,
+                git_ref: &self.shared.config.event.git_ref,
+                run_dir: &self.shared.config.run_dir,
+                cache_dir: &self.shared.config.cache_dir,
+                env: &env,
+                log: &mut log,
+                cancel,
+            };
+            builtin::run(uses, &mut ctx).await
+        };
+        self.log_lines(&lines);
+        match outcome {
+            Some(Ok(done)) => {
+                for dir in done.add_path {
+                    self.path_extra.push(dir.to_string_lossy().into_owned());
+                }
+                self.file_env.extend(done.set_env);
+                if let Some(post) = done.post {
+                    self.posts.push(PostStep::Builtin { name: format!("Post {uses}"), action: post, inputs: with.clone() });
+                }
+                StepEnd { outcome: Outcome::Success, outputs: done.outputs }
+            }
+            Some(Err(message)) => StepEnd::failed(format!("{uses}: {message}"), self),
+            None => StepEnd::failed(format!("`{uses}` is not a built-in action"), self),
+        }
+    }
+
+    fn log_lines(&self, lines: &[String]) {
+        if lines.is_empty() {
+            return;
+        }
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let text = self.masker.mask_str(&text).into_bytes();
+        self.shared.emit(RunEvent::Output { job: self.key.clone(), text });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_action(
+        &mut self,
+        scope: &mut Scope,
+        step_no: usize,
+        uses: &str,
+        resolved: ResolvedAction,
+        with: IndexMap<String, String>,
+        step_env: &IndexMap<String, String>,
+        timeout: Option<Duration>,
+        cancel: CancellationToken,
+        depth: usize,
+    ) -> StepEnd {
+        let action = &resolved.action;
+        // Inputs: given values, then defaults (which may be expressions).
+        let mut inputs = Map::new();
+        for (name, (_, def)) in &action.inputs {
+            let given = with.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+            let value = match given {
+                Some(v) => v,
+                None => match &def.default {
+                    Some(default) => {
+                        let env = self.env_context(scope);
+                        let contexts = self.scoped_contexts(scope, &env);
+                        let eval = Eval { contexts: &contexts, status: Status::Success, workspace: Some(&self.dirs.workspace) };
+                        match eval_string(&default.value, &eval) {
+                            Ok(v) => v,
+                            Err(e) => return StepEnd::failed(format!("{uses}: input `{name}` default: {e}"), self),
+                        }
+                    }
+                    None if def.required => {
+                        return StepEnd::failed(format!("{uses}: input `{name}` is required: add it under `with:`"), self);
+                    }
+                    None => String::new(),
+                },
+            };
+            inputs.insert(name.clone(), Value::String(value));
+        }
+        for (name, value) in &with {
+            if !action.inputs.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+                self.notice(format!("{uses}: unexpected input `{name}` (the action declares: {})", action.inputs.keys().cloned().collect::<Vec<_>>().join(", ")));
+                inputs.insert(name.clone(), Value::String(value.clone()));
+            }
+        }
+        match &resolved.kind {
+            ActionKind::Composite(steps) => {
+                let mut inner = Scope {
+                    steps: Map::new(),
+                    failed: false,
+                    inputs: Some(Arc::new(Value::Object(inputs))),
+                    action_path: Some(resolved.dir.clone()),
+                    env: step_env.clone(),
+                    label: format!("{}{} › ", scope.label, action.name.clone().unwrap_or_else(|| uses.to_string())),
+                };
+                let steps = steps.clone();
+                for step in &steps {
+                    self.step(&mut inner, step, depth + 1).await;
+                }
+                // Outputs map to the composite's steps.
+                let mut outputs = IndexMap::new();
+                let env = self.env_context(&inner);
+                let contexts = self.scoped_contexts(&inner, &env);
+                let eval = Eval { contexts: &contexts, status: Status::Success, workspace: Some(&self.dirs.workspace) };
+                for (name, (_, output)) in &action.outputs {
+                    if let Some(value) = &output.value {
+                        match eval_string(&value.value, &eval) {
+                            Ok(v) => {
+                                outputs.insert(name.clone(), v);
+                            }
+                            Err(e) => self.annotate(error_annotation(format!("{uses}: output `{name}`: {e}"))),
+                        }
+                    }
+                }
+                let outcome = if inner.failed { Outcome::Failure } else { Outcome::Success };
+                StepEnd { outcome, outputs }
+            }
+            ActionKind::Node { main, pre, post, post_if } => {
+                let mut env = step_env.clone();
+                for (name, value) in &inputs {
+                    env.insert(input_env_name(name), gantry_expr::to_string(value));
+                }
+                if let Some(pre) = pre {
+                    let end = self.run_node(step_no, &resolved.dir, pre, &env, timeout, cancel.clone()).await;
+                    if end.outcome != Outcome::Success {
+                        return end;
+                    }
+                }
+                let end = self.run_node(step_no, &resolved.dir, main, &env, timeout, cancel).await;
+                if let Some(post) = post {
+                    self.posts.push(PostStep::Node {
+                        name: format!("Post {uses}"),
+                        dir: resolved.dir.clone(),
+                        script: post.clone(),
+                        env,
+                        condition: post_if.clone(),
+                    });
+                }
+                end
+            }
+            ActionKind::Docker => StepEnd::failed(
+                format!("{uses} is a Docker container action, which needs the Docker executor; this build runs actions on the host only"),
+                self,
+            ),
+        }
+    }
+
+    async fn run_node(
+        &mut self,
+        step_no: usize,
+        dir: &Path,
+        script: &str,
+        step_env: &IndexMap<String, String>,
+        timeout: Option<Duration>,
+        cancel: CancellationToken,
+    ) -> StepEnd {
+        let files = match self.step_files(step_no) {
+            Ok(f) => f,
+            Err(e) => return StepEnd::failed(format!("cannot create the runner files: {e}"), self),
+        };
+        let env = self.process_env(step_env, &files, Some(dir));
+        if !self.which("node", &env) {
+            return StepEnd::failed("this is a JavaScript action and `node` is not installed: install Node.js".into(), self);
+        }
+        let spec = ProcessSpec {
+            program: "node".into(),
+            args: vec![dir.join(script).to_string_lossy().into_owned()],
+            env,
+            cwd: self.dirs.workspace.clone(),
+        };
+        self.exec(spec, &files, timeout, cancel).await
+    }
+
+    /// Post steps run in reverse order at the end of the job.
+    async fn run_posts(&mut self, scope: &mut Scope) {
+        let posts = std::mem::take(&mut self.posts);
+        for post in posts.into_iter().rev() {
+            let step_no = self.step_no;
+            self.step_no += 1;
+            let started = Instant::now();
+            match post {
+                PostStep::Builtin { name, action, inputs } => {
+                    // Like actions/cache's post: only when the job succeeded.
+                    if scope.failed || self.cancel.is_cancelled() {
+                        continue;
+                    }
+                    self.shared.emit(RunEvent::StepStarted { job: self.key.clone(), step: step_no, name: name.clone() });
+                    let env = self.builtin_ctx_env(&IndexMap::new());
+                    let mut lines = Vec::new();
+                    let result = {
+                        let mut log = |line: String| lines.push(line);
+                        let mut ctx = BuiltinCtx {
+                            inputs: &inputs,
+                            workspace: &self.dirs.workspace,
+                            repo_dir: &self.shared.config.repo_dir,
+                            sha: &self.shared.config.git.sha,
+                            git_ref: &self.shared.config.event.git_ref,
+                            run_dir: &self.shared.config.run_dir,
+                            cache_dir: &self.shared.config.cache_dir,
+                            env: &env,
+                            log: &mut log,
+                            cancel: self.shared.hard_cancel.clone(),
+                        };
+                        builtin::run_post(&action, &mut ctx).await
+                    };
+                    self.log_lines(&lines);
+                    let outcome = match result {
+                        Ok(()) => Outcome::Success,
+                        Err(e) => {
+                            self.annotate(error_annotation(format!("{name}: {e}")));
+                            Outcome::Failure
+                        }
+                    };
+                    // A failed post step warns but does not fail the job (like a cache save).
+                    self.shared.emit(RunEvent::StepFinished {
+                        job: self.key.clone(),
+                        step: step_no,
+                        name,
+                        outcome,
+                        conclusion: Outcome::Success,
+                        duration: started.elapsed(),
+                    });
+                }
+                PostStep::Node { name, dir, script, env, condition } => {
+                    let status = self.status(scope);
+                    let run_it = match condition {
+                        None => true,
+                        Some(c) => {
+                            let envc = self.env_context(scope);
+                            let contexts = self.scoped_contexts(scope, &envc);
+                            let eval = Eval { contexts: &contexts, status, workspace: Some(&self.dirs.workspace) };
+                            gantry_expr::parse_condition(&c).ok().and_then(|c| c.evaluate(&eval).ok()).unwrap_or(false)
+                        }
+                    };
+                    if !run_it {
+                        continue;
+                    }
+                    self.shared.emit(RunEvent::StepStarted { job: self.key.clone(), step: step_no, name: name.clone() });
+                    let cancel = self.shared.hard_cancel.clone();
+                    let end = self.run_node(step_no, &dir, &script, &env, None, cancel).await;
+                    if end.outcome == Outcome::Failure {
+                        scope.failed = true;
+                    }
+                    self.shared.emit(RunEvent::StepFinished {
+                        job: self.key.clone(),
+                        step: step_no,
+                        name,
+                        outcome: end.outcome,
+                        conclusion: end.outcome,
+                        duration: started.elapsed(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// `INPUT_<NAME>`: upper case, spaces to underscores (GitHub's rule).
+fn input_env_name(name: &str) -> String {
+    format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
+}
+
+fn step_name(step: &Step, eval: &Eval<'_>) -> String {
+    if let Some(name) = &step.name {
+        if let Ok(text) = eval_string(&name.value, eval) {
+            return text;
+        }
+    }
+    if let Some(run) = &step.run {
+        let first = run.value.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        return format!("Run {first}");
+    }
+    match &step.uses {
+        Some(uses) => format!("Run {}", uses.value),
+        None => "step".to_string(),
+    }
+}
+
+struct StepFiles {
+    output: PathBuf,
+    env: PathBuf,
+    path: PathBuf,
+    summary: PathBuf,
+    state: PathBuf,
+}
+
+impl StepFiles {
+    fn none() -> StepFiles {
+        StepFiles {
+            output: PathBuf::new(),
+            env: PathBuf::new(),
+            path: PathBuf::new(),
+            summary: PathBuf::new(),
+            state: PathBuf::new(),
+        }
+    }
+}
+
+/// Runs a reusable-workflow call job: types its inputs, passes its secrets,
+/// runs the called workflow's jobs and maps its outputs.
+pub(crate) async fn run_call(
+    ctx: &JobStartContext,
+    job: &JobPlan,
+    called: &WorkflowPlan,
+) -> (Outcome, IndexMap<String, String>) {
+    let shared = &ctx.shared;
+    let key = format!("{}{}", ctx.prefix, job.id);
+    let name = crate::run::display_name(&job.job, &job.id);
+    let started = Instant::now();
+    let contexts = Contexts {
+        github: Arc::new(shared.github.clone()),
+        vars: shared.vars.clone(),
+        secrets: ctx.secrets.clone(),
+        runner: shared.runner.clone(),
+        inputs: ctx.inputs.clone(),
+        needs: ctx.needs.clone(),
+        ..Contexts::default()
+    };
+    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
+    let fail = |message: String| {
+        shared.emit(RunEvent::JobStarted { job: key.clone(), name: name.clone() });
+        shared.emit(RunEvent::Annotation { job: key.clone(), annotation: error_annotation(shared.masker.mask_str(&message)) });
+        shared.emit(RunEvent::JobFinished {
+            job: key.clone(),
+            name: name.clone(),
+            result: Outcome::Failure,
+            duration: started.elapsed(),
+            outputs: IndexMap::new(),
+        });
+        record(shared, &ctx.workflow, key.clone(), name.clone(), Outcome::Failure, started.elapsed());
+        (Outcome::Failure, IndexMap::new())
+    };
+    let mut given: IndexMap<String, Value> = IndexMap::new();
+    for (k, (_, v)) in &job.job.with {
+        match gantry_plan::template::evaluate_value(&v.value, &eval) {
+            Ok(value) => {
+                given.insert(k.clone(), value);
+            }
+            Err(e) => return fail(format!("`with.{k}`: {}", e.message)),
+        }
+    }
+    let Some(call) = &called.workflow.on.workflow_call else {
+        return fail(format!("`{}` has no `on: workflow_call`", called.file));
+    };
+    let inputs = match gantry_plan::inputs::resolve(&call.inputs, &given) {
+        Ok(inputs) => inputs,
+        Err(errors) => return fail(format!("calling `{}`: {}", called.file, errors.join("; "))),
+    };
+    let secrets = match &job.job.secrets {
+        Some(gantry_syntax::ast::CallSecrets::Inherit(_)) => (*ctx.secrets).clone(),
+        Some(gantry_syntax::ast::CallSecrets::Map(map)) => {
+            let mut out = Map::new();
+            for (k, (_, v)) in map {
+                match eval_string(&v.value, &eval) {
+                    Ok(s) => {
+                        out.insert(k.clone(), Value::String(s));
+                    }
+                    Err(e) => return fail(format!("`secrets.{k}`: {e}")),
+                }
+            }
+            Value::Object(out)
+        }
+        None => json!({}),
+    };
+    for (name, (_, def)) in &call.secrets {
+        if def.required && secrets.get(name).is_none_or(|v| v.as_str().is_some_and(str::is_empty)) {
+            return fail(format!("calling `{}`: secret `{name}` is required: pass it under `secrets:` or use `secrets: inherit`", called.file));
+        }
+    }
+    drop(eval);
+    let outcome = run_workflow(
+        shared.clone(),
+        Arc::new(called.clone()),
+        Arc::new(Value::Object(inputs.clone())),
+        Arc::new(secrets),
+        format!("{key} / "),
+    )
+    .await;
+    // Outputs of the call: `on.workflow_call.outputs.*.value` over the `jobs` context.
+    let jobs_ctx: Map<String, Value> = outcome
+        .jobs
+        .iter()
+        .map(|(id, (result, outputs))| {
+            (id.clone(), json!({"result": result.as_str(), "outputs": crate::context::object(outputs.iter())}))
+        })
+        .collect();
+    let out_contexts = Contexts {
+        github: contexts.github.clone(),
+        vars: contexts.vars.clone(),
+        inputs: Arc::new(Value::Object(inputs)),
+        jobs: Value::Object(jobs_ctx),
+        ..Contexts::default()
+    };
+    let eval = Eval { contexts: &out_contexts, status: Status::Success, workspace: None };
+    let mut outputs = IndexMap::new();
+    for (name, (_, output)) in &call.outputs {
+        if let Ok(text) = eval_string(&output.value.value, &eval) {
+            outputs.insert(name.clone(), text);
+        }
+    }
+    let result = outcome.jobs.values().fold(Outcome::Success, |acc, (r, _)| worse(acc, *r));
+    (result, outputs)
+}

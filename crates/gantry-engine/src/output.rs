@@ -1,0 +1,276 @@
+//! A step's output pipeline: raw process bytes → workflow commands and
+//! masked text → run events.
+//!
+//! This is the hot path of a chatty step, so it never allocates per line:
+//! it scans for newlines with `memchr`, treats only lines that start with
+//! `::` as candidate commands, and passes everything else to the streaming
+//! masker in large blocks.
+
+use gantry_executor::{OutputSink, Stream};
+use indexmap::IndexMap;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::commands::{Command, CommandProcessor, LineKind};
+use crate::event::{Annotation, AnnotationLevel, JobKey, RunEvent};
+use crate::mask::{MaskStream, Masker};
+
+/// Longest command line we buffer; a longer `::` line is passed on as text.
+const MAX_COMMAND_LINE: usize = 1 << 20;
+/// Masked text is sent on once this much has accumulated (or at the end of a write).
+const FLUSH_AT: usize = 64 * 1024;
+
+/// What the step's output asked of the job besides printing.
+#[derive(Debug, Default)]
+pub struct StepEffects {
+    /// Values registered with `::add-mask::`.
+    pub masks: Vec<String>,
+    /// Deprecated `::set-output name=…::` values.
+    pub outputs: IndexMap<String, String>,
+    /// Deprecated `::save-state name=…::` values.
+    pub state: IndexMap<String, String>,
+    /// Number of `::error::` annotations (for the summary).
+    pub errors: usize,
+    /// Commands that fail the step (refused or invalid), already reported.
+    pub failed: bool,
+}
+
+/// The sink a step's process writes into.
+pub struct StepSink {
+    job: JobKey,
+    events: UnboundedSender<RunEvent>,
+    masker: Masker,
+    stream: MaskStream,
+    commands: CommandProcessor,
+    /// Bytes of a line that starts (or may start) with `::`.
+    command_line: Vec<u8>,
+    /// Whether the next byte begins a line.
+    at_line_start: bool,
+    /// Inside a line known not to be a command.
+    in_text_line: bool,
+    /// Masked text waiting to be sent.
+    pending: Vec<u8>,
+    /// Whether output echoes commands (`::echo::on`).
+    echo: bool,
+    debug: bool,
+    pub effects: StepEffects,
+}
+
+impl StepSink {
+    pub fn new(job: JobKey, events: UnboundedSender<RunEvent>, masker: Masker, debug: bool) -> StepSink {
+        StepSink {
+            job,
+            events,
+            stream: masker.stream(),
+            masker,
+            commands: CommandProcessor::new(),
+            command_line: Vec::new(),
+            at_line_start: true,
+            in_text_line: false,
+            pending: Vec::with_capacity(FLUSH_AT * 2),
+            echo: false,
+            debug,
+            effects: StepEffects::default(),
+        }
+    }
+
+    /// The masker after the step's `::add-mask::` commands.
+    pub fn masker(&self) -> &Masker {
+        &self.masker
+    }
+
+    /// Writes a line of Gantry's own (not from the process), masked.
+    pub fn line(&mut self, text: &str) {
+        self.text(text.as_bytes());
+        self.text(b"\n");
+        self.at_line_start = true;
+        self.in_text_line = false;
+    }
+
+    /// Sends whatever is left at the end of the step.
+    pub fn finish(&mut self) {
+        if !self.command_line.is_empty() {
+            let line = std::mem::take(&mut self.command_line);
+            self.complete_line(&line);
+        }
+        self.stream.flush(&mut self.pending);
+        self.send_pending();
+    }
+
+    fn text(&mut self, bytes: &[u8]) {
+        self.stream.push(bytes, &mut self.pending);
+        if self.pending.len() >= FLUSH_AT {
+            self.send_pending();
+        }
+    }
+
+    fn send_pending(&mut self) {
+        if !self.pending.is_empty() {
+            let text = std::mem::replace(&mut self.pending, Vec::with_capacity(FLUSH_AT * 2));
+            let _ = self.events.send(RunEvent::Output { job: self.job.clone(), text });
+        }
+    }
+
+    fn emit(&mut self, event: RunEvent) {
+        // Keep order: text before this event goes first.
+        self.stream.flush(&mut self.pending);
+        self.send_pending();
+        let _ = self.events.send(event);
+    }
+
+    /// A whole line that started with `::` (without its newline).
+    fn complete_line(&mut self, raw: &[u8]) {
+        let line = String::from_utf8_lossy(raw);
+        let line = line.strip_suffix('\r').unwrap_or(&line);
+        match self.commands.line(line) {
+            LineKind::Plain => {
+                let mut bytes = raw.to_vec();
+                bytes.push(b'\n');
+                self.text(&bytes);
+            }
+            LineKind::Command(command) => {
+                if matches!(command, Command::StopCommands(_) | Command::ResumeCommands(_)) {
+                    let mut bytes = raw.to_vec();
+                    bytes.push(b'\n');
+                    self.text(&bytes);
+                } else if self.echo {
+                    let echoed = format!("{line}\n");
+                    self.text(echoed.as_bytes());
+                }
+                self.command(command);
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::AddMask(value) => {
+                let value = value.trim().to_string();
+                if !value.is_empty() {
+                    self.masker = self.masker.with(&value);
+                    self.stream.set_masker(self.masker.clone());
+                    self.effects.masks.push(value);
+                }
+            }
+            Command::Group(title) => {
+                let title = self.masker.mask_str(&title);
+                self.emit(RunEvent::GroupStarted { job: self.job.clone(), title });
+            }
+            Command::EndGroup => self.emit(RunEvent::GroupEnded { job: self.job.clone() }),
+            Command::Annotation { level, message, properties } => {
+                let level = match level {
+                    crate::commands::Level::Error => AnnotationLevel::Error,
+                    crate::commands::Level::Warning => AnnotationLevel::Warning,
+                    crate::commands::Level::Notice => AnnotationLevel::Notice,
+                };
+                if level == AnnotationLevel::Error {
+                    self.effects.errors += 1;
+                }
+                let annotation = Annotation {
+                    level,
+                    message: self.masker.mask_str(&message),
+                    title: properties.title.as_deref().map(|t| self.masker.mask_str(t)),
+                    file: properties.file,
+                    line: properties.line,
+                    col: properties.col,
+                };
+                self.emit(RunEvent::Annotation { job: self.job.clone(), annotation });
+            }
+            Command::Debug(message) => {
+                if self.debug {
+                    let message = self.masker.mask_str(&message);
+                    self.emit(RunEvent::Debug { job: self.job.clone(), message });
+                }
+            }
+            Command::Echo(on) => self.echo = on,
+            Command::SetOutput { name, value } => {
+                self.effects.outputs.insert(name, value);
+            }
+            Command::SaveState { name, value } => {
+                self.effects.state.insert(name, value);
+            }
+            Command::StopCommands(_) | Command::ResumeCommands(_) => {
+                // GitHub prints these lines.
+                let _ = self;
+            }
+            Command::Matcher => {}
+            Command::SetEnv { .. } | Command::AddPath(_) => {
+                let message = crate::commands::unsecure_command_message(command.name());
+                self.fail(message);
+            }
+            Command::Invalid { message, .. } => self.fail(message),
+        }
+    }
+}
+
+impl StepSink {
+    fn fail(&mut self, message: String) {
+        self.emit(RunEvent::Annotation {
+            job: self.job.clone(),
+            annotation: Annotation { level: AnnotationLevel::Error, message, title: None, file: None, line: None, col: None },
+        });
+        self.effects.errors += 1;
+        self.effects.failed = true;
+    }
+}
+
+impl OutputSink for StepSink {
+    fn output(&mut self, _stream: Stream, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if !self.command_line.is_empty() || (self.at_line_start && !self.in_text_line) {
+                // Deciding whether this line is a command: collect until we know.
+                let newline = memchr::memchr(b'\n', bytes);
+                let take = newline.map(|i| i + 1).unwrap_or(bytes.len());
+                self.command_line.extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
+                let is_candidate = self.command_line.len() < 2 || self.command_line.starts_with(b"::");
+                if !is_candidate || self.command_line.len() > MAX_COMMAND_LINE {
+                    // Plain text: pass it on.
+                    let line = std::mem::take(&mut self.command_line);
+                    let ends = line.ends_with(b"\n");
+                    self.text(&line);
+                    self.at_line_start = ends;
+                    self.in_text_line = !ends;
+                    continue;
+                }
+                if newline.is_some() {
+                    let mut line = std::mem::take(&mut self.command_line);
+                    line.pop();
+                    self.complete_line(&line);
+                    self.at_line_start = true;
+                    self.in_text_line = false;
+                }
+                continue;
+            }
+            // Inside a text line: everything up to its newline is text, and so
+            // is every following line that does not start with `::`.
+            let mut end = match memchr::memchr(b'\n', bytes) {
+                Some(i) => i + 1,
+                None => {
+                    self.text(bytes);
+                    return;
+                }
+            };
+            loop {
+                let rest = &bytes[end..];
+                if rest.len() < 2 || rest.starts_with(b"::") {
+                    break;
+                }
+                match memchr::memchr(b'\n', rest) {
+                    Some(i) => end += i + 1,
+                    None => {
+                        end = bytes.len();
+                        break;
+                    }
+                }
+            }
+            let ends = bytes[end - 1] == b'\n';
+            self.text(&bytes[..end]);
+            bytes = &bytes[end..];
+            self.at_line_start = ends;
+            self.in_text_line = !ends;
+        }
+        if self.pending.len() >= FLUSH_AT / 4 || self.command_line.is_empty() {
+            self.send_pending();
+        }
+    }
+}

@@ -1,0 +1,630 @@
+//! The scheduler: runs a plan's workflows, and each workflow's jobs in
+//! `needs` order, up to a parallelism limit.
+//!
+//! Each workflow is driven by one loop over one closed event type
+//! ([`SchedulerEvent`]): a job instance finished. Jobs become ready when all
+//! their needs are done; a ready job's `if` decides whether it runs. Matrix
+//! jobs fan out into instances here; `fail-fast` cancels the siblings of a
+//! failed instance.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use gantry_executor::Executor;
+use gantry_expr::Status;
+use gantry_plan::matrix::{self, Combination};
+use gantry_plan::{Event, JobPlan, MatrixPlan, Plan, WorkflowPlan};
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::{Contexts, Eval};
+use crate::event::{JobKey, Outcome, RunEvent};
+use crate::job::{self, JobInstance, JobReport};
+use crate::mask::{AddOutcome, Masker, MaskerBuilder};
+
+/// Facts about the repository and the event, from the caller's git I/O.
+#[derive(Debug, Clone, Default)]
+pub struct GitInfo {
+    /// The commit the event is for.
+    pub sha: String,
+    /// `owner/name` (`github.repository`).
+    pub repository: String,
+    pub actor: String,
+    /// `github.event`: the event payload.
+    pub payload: Value,
+}
+
+/// Everything a run needs from outside.
+pub struct RunConfig {
+    pub executor: Arc<dyn Executor>,
+    /// The local repository (`actions/checkout` reads it; local actions and
+    /// reusable workflows resolve in it).
+    pub repo_dir: PathBuf,
+    /// This run's own directory: job workspaces, temp files, artifacts.
+    pub run_dir: PathBuf,
+    /// Persistent store of `actions/cache`.
+    pub cache_dir: PathBuf,
+    /// Where vendored remote actions live (`OWNER/REPO@REF/`).
+    pub actions_dirs: Vec<PathBuf>,
+    /// Jobs running at once (default: CPU count).
+    pub max_parallel: usize,
+    pub secrets: IndexMap<String, String>,
+    pub vars: Map<String, Value>,
+    pub git: GitInfo,
+    pub event: Event,
+    /// The environment every step inherits (PATH, HOME, …).
+    pub host_env: Vec<(String, String)>,
+    pub run_id: String,
+    pub run_number: u64,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub result: Outcome,
+    pub jobs: Vec<JobSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSummary {
+    pub key: JobKey,
+    pub name: String,
+    pub workflow: String,
+    pub result: Outcome,
+    pub duration: Duration,
+}
+
+/// Run-wide state shared by every job.
+pub(crate) struct Shared {
+    pub config: Arc<RunConfig>,
+    pub events: UnboundedSender<RunEvent>,
+    pub slots: Arc<Semaphore>,
+    pub github: Value,
+    pub runner: Arc<Value>,
+    pub vars: Arc<Value>,
+    pub masker: Masker,
+    /// Cancelled by the first Ctrl-C: running steps stop, `always()` steps still run.
+    pub cancel: CancellationToken,
+    /// Cancelled by the second Ctrl-C: everything stops now.
+    pub hard_cancel: CancellationToken,
+    pub job_seq: AtomicUsize,
+    pub summaries: std::sync::Mutex<Vec<JobSummary>>,
+}
+
+impl Shared {
+    pub fn emit(&self, event: RunEvent) {
+        // A closed receiver means nobody listens any more; the run goes on.
+        let _ = self.events.send(event);
+    }
+}
+
+/// Runs every workflow of the plan (in parallel, like GitHub) and reports
+/// the overall result. `cancel` is the first Ctrl-C, `hard_cancel` the second.
+pub async fn run(
+    plan: &Plan,
+    config: Arc<RunConfig>,
+    events: UnboundedSender<RunEvent>,
+    cancel: CancellationToken,
+    hard_cancel: CancellationToken,
+) -> RunResult {
+    let mut builder = MaskerBuilder::new();
+    for (name, value) in &config.secrets {
+        if let AddOutcome::TooShort = builder.add(value) {
+            let _ = events.send(RunEvent::Warning {
+                message: format!(
+                    "secret `{name}` is shorter than 4 characters, too short to mask safely: it will appear in logs; use a longer value"
+                ),
+            });
+        }
+    }
+    let runner_temp = config.run_dir.join("tmp");
+    let runner = json!({
+        "name": "gantry",
+        "os": "Linux",
+        "arch": runner_arch(),
+        "temp": runner_temp.to_string_lossy(),
+        "tool_cache": config.run_dir.join("tool-cache").to_string_lossy(),
+        "debug": "",
+        "environment": "self-hosted",
+    });
+    let shared = Arc::new(Shared {
+        github: github_base(&config),
+        runner: Arc::new(runner),
+        vars: Arc::new(Value::Object(config.vars.clone())),
+        masker: builder.build(),
+        slots: Arc::new(Semaphore::new(config.max_parallel.max(1))),
+        config,
+        events,
+        cancel,
+        hard_cancel,
+        job_seq: AtomicUsize::new(0),
+        summaries: std::sync::Mutex::new(Vec::new()),
+    });
+
+    let mut set = JoinSet::new();
+    for workflow in &plan.workflows {
+        let shared = shared.clone();
+        let workflow = workflow.clone();
+        set.spawn(async move {
+            shared.emit(RunEvent::WorkflowStarted { file: workflow.file.clone(), name: workflow.name.clone() });
+            let secrets = secrets_context(&shared.config.secrets);
+            let inputs = Value::Object(workflow.inputs.clone());
+            run_workflow(shared.clone(), Arc::new(workflow), Arc::new(inputs), Arc::new(secrets), String::new()).await
+        });
+    }
+    let mut result = Outcome::Success;
+    while let Some(done) = set.join_next().await {
+        let outcome = match done {
+            Ok(w) => w.result,
+            Err(_) => Outcome::Failure,
+        };
+        result = worse(result, outcome);
+    }
+    if shared.cancel.is_cancelled() && result == Outcome::Success {
+        result = Outcome::Cancelled;
+    }
+    let jobs = shared.summaries.lock().map(|s| s.clone()).unwrap_or_default();
+    RunResult { result, jobs }
+}
+
+fn runner_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "X64",
+        "aarch64" => "ARM64",
+        "arm" => "ARM",
+        "x86" => "X86",
+        _ => "X64",
+    }
+}
+
+fn secrets_context(secrets: &IndexMap<String, String>) -> Value {
+    let mut map: Map<String, Value> = secrets.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    map.entry("GITHUB_TOKEN").or_insert_with(|| Value::String(String::new()));
+    Value::Object(map)
+}
+
+/// The run-wide part of the `github` context.
+fn github_base(config: &RunConfig) -> Value {
+    let event = &config.event;
+    let git_ref = &event.git_ref;
+    let ref_type = if git_ref.starts_with("refs/tags/") { "tag" } else { "branch" };
+    let owner = config.git.repository.split('/').next().unwrap_or_default();
+    json!({
+        "event_name": event.kind.name(),
+        "event": config.git.payload,
+        "ref": git_ref,
+        "ref_name": event.ref_name(),
+        "ref_type": ref_type,
+        "ref_protected": false,
+        "sha": config.git.sha,
+        "repository": config.git.repository,
+        "repository_owner": owner,
+        "repositoryUrl": format!("file://{}", config.repo_dir.display()),
+        "actor": config.git.actor,
+        "triggering_actor": config.git.actor,
+        "run_id": config.run_id,
+        "run_number": config.run_number.to_string(),
+        "run_attempt": "1",
+        "retention_days": "90",
+        "server_url": "https://github.com",
+        "api_url": "https://api.github.com",
+        "graphql_url": "https://api.github.com/graphql",
+        "head_ref": event.head_ref.as_deref().map(gantry_plan::event::short_ref).unwrap_or(""),
+        "base_ref": event.base_ref.as_deref().map(gantry_plan::event::short_ref).unwrap_or(""),
+        "token": "",
+        "secret_source": "None",
+        "workspace": "",
+        "action": "",
+        "job": "",
+        "workflow": "",
+    })
+}
+
+/// The outcome of a workflow (or of a called workflow).
+pub(crate) struct WorkflowOutcome {
+    pub result: Outcome,
+    /// Per job id: its aggregated result and outputs (the `needs`/`jobs` contexts).
+    pub jobs: IndexMap<String, (Outcome, IndexMap<String, String>)>,
+}
+
+/// The one event the workflow loop waits for.
+enum SchedulerEvent {
+    /// All instances of a job are done.
+    JobDone { id: String, result: Outcome, outputs: IndexMap<String, String> },
+}
+
+#[derive(Clone)]
+enum JobState {
+    Waiting,
+    Running,
+    Done(Outcome, IndexMap<String, String>),
+}
+
+/// Runs one workflow's jobs. `prefix` names the calling job for called
+/// workflows (`call / `), empty at top level.
+pub(crate) fn run_workflow(
+    shared: Arc<Shared>,
+    workflow: Arc<WorkflowPlan>,
+    inputs: Arc<Value>,
+    secrets: Arc<Value>,
+    prefix: String,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = WorkflowOutcome> + Send>> {
+    Box::pin(async move {
+        let mut states: IndexMap<String, JobState> =
+            workflow.jobs.iter().map(|j| (j.id.clone(), JobState::Waiting)).collect();
+        let mut set: JoinSet<SchedulerEvent> = JoinSet::new();
+        loop {
+            // Start (or skip) every job whose needs are all done.
+            let mut progressed = true;
+            while progressed {
+                progressed = false;
+                for job in &workflow.jobs {
+                    if !matches!(states.get(&job.id), Some(JobState::Waiting)) {
+                        continue;
+                    }
+                    let needs_done = job.needs.iter().all(|n| matches!(states.get(n), Some(JobState::Done(..)) | None));
+                    if !needs_done {
+                        continue;
+                    }
+                    let needs = needs_context(job, &states);
+                    let status = job_status(&workflow, job, &states, &shared);
+                    let ctx = JobStartContext {
+                        shared: shared.clone(),
+                        workflow: workflow.clone(),
+                        inputs: inputs.clone(),
+                        secrets: secrets.clone(),
+                        needs: Arc::new(needs),
+                        prefix: prefix.clone(),
+                    };
+                    match should_run(&ctx, job, status) {
+                        Ok(true) => {
+                            states.insert(job.id.clone(), JobState::Running);
+                            let job = job.clone();
+                            set.spawn(async move { run_job(ctx, job).await });
+                        }
+                        Ok(false) => {
+                            let reason = skip_reason(status);
+                            let key = format!("{prefix}{}", job.id);
+                            let name = display_name(&job.job, &job.id);
+                            shared.emit(RunEvent::JobSkipped { job: key.clone(), name: name.clone(), reason });
+                            record(&shared, &workflow, key, name, Outcome::Skipped, Duration::ZERO);
+                            states.insert(job.id.clone(), JobState::Done(Outcome::Skipped, IndexMap::new()));
+                            progressed = true;
+                        }
+                        Err(message) => {
+                            let key = format!("{prefix}{}", job.id);
+                            let name = display_name(&job.job, &job.id);
+                            shared.emit(RunEvent::JobStarted { job: key.clone(), name: name.clone() });
+                            shared.emit(RunEvent::Annotation {
+                                job: key.clone(),
+                                annotation: crate::job::error_annotation(format!("job `if`: {message}")),
+                            });
+                            shared.emit(RunEvent::JobFinished {
+                                job: key.clone(),
+                                name: name.clone(),
+                                result: Outcome::Failure,
+                                duration: Duration::ZERO,
+                                outputs: IndexMap::new(),
+                            });
+                            record(&shared, &workflow, key, name, Outcome::Failure, Duration::ZERO);
+                            states.insert(job.id.clone(), JobState::Done(Outcome::Failure, IndexMap::new()));
+                            progressed = true;
+                        }
+                    }
+                }
+            }
+            match set.join_next().await {
+                Some(Ok(SchedulerEvent::JobDone { id, result, outputs })) => {
+                    states.insert(id, JobState::Done(result, outputs));
+                }
+                Some(Err(join_error)) => {
+                    // A job task panicked: that is a bug, reported as a failure of the run.
+                    shared.emit(RunEvent::Warning { message: format!("internal error in a job task: {join_error}") });
+                    for state in states.values_mut() {
+                        if matches!(state, JobState::Running) {
+                            *state = JobState::Done(Outcome::Failure, IndexMap::new());
+                        }
+                    }
+                }
+                None => break,
+            }
+        }
+        let mut result = Outcome::Success;
+        let mut jobs = IndexMap::new();
+        for (id, state) in states {
+            let (outcome, outputs) = match state {
+                JobState::Done(outcome, outputs) => (outcome, outputs),
+                _ => (Outcome::Skipped, IndexMap::new()),
+            };
+            result = worse(result, outcome);
+            jobs.insert(id, (outcome, outputs));
+        }
+        WorkflowOutcome { result, jobs }
+    })
+}
+
+/// The worse of two results: failure > cancelled > success; skipped counts as success.
+pub(crate) fn worse(a: Outcome, b: Outcome) -> Outcome {
+    let rank = |o: Outcome| match o {
+        Outcome::Failure => 3,
+        Outcome::Cancelled => 2,
+        Outcome::Success | Outcome::Skipped => 1,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+pub(crate) fn record(shared: &Shared, workflow: &WorkflowPlan, key: JobKey, name: String, result: Outcome, duration: Duration) {
+    if let Ok(mut summaries) = shared.summaries.lock() {
+        summaries.push(JobSummary { key, name, workflow: workflow.name.clone(), result, duration });
+    }
+}
+
+fn needs_context(job: &JobPlan, states: &IndexMap<String, JobState>) -> Value {
+    let mut map = Map::new();
+    for need in &job.needs {
+        if let Some(JobState::Done(result, outputs)) = states.get(need) {
+            map.insert(
+                need.clone(),
+                json!({
+                    "result": result.as_str(),
+                    "outputs": crate::context::object(outputs.iter()),
+                }),
+            );
+        }
+    }
+    Value::Object(map)
+}
+
+/// The status job-level `success()`/`failure()`/`cancelled()` see: success
+/// when every need succeeded; failure when any ancestor failed.
+fn job_status(workflow: &WorkflowPlan, job: &JobPlan, states: &IndexMap<String, JobState>, shared: &Shared) -> JobStatus {
+    if shared.cancel.is_cancelled() {
+        return JobStatus::Cancelled;
+    }
+    let by_id: HashMap<&str, &JobPlan> = workflow.jobs.iter().map(|j| (j.id.as_str(), j)).collect();
+    let mut stack: Vec<&str> = job.needs.iter().map(String::as_str).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut any_failed = false;
+    let mut any_cancelled = false;
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        match states.get(id) {
+            Some(JobState::Done(Outcome::Failure, _)) => any_failed = true,
+            Some(JobState::Done(Outcome::Cancelled, _)) => any_cancelled = true,
+            _ => {}
+        }
+        if let Some(j) = by_id.get(id) {
+            stack.extend(j.needs.iter().map(String::as_str));
+        }
+    }
+    let direct_ok = job.needs.iter().all(|n| matches!(states.get(n), Some(JobState::Done(Outcome::Success, _))));
+    if any_cancelled && !any_failed {
+        JobStatus::Cancelled
+    } else if any_failed {
+        JobStatus::Failure
+    } else if direct_ok {
+        JobStatus::Success
+    } else {
+        JobStatus::NeedSkipped
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum JobStatus {
+    Success,
+    Failure,
+    Cancelled,
+    /// A need was skipped: `success()` is false but nothing failed.
+    NeedSkipped,
+}
+
+fn skip_reason(status: JobStatus) -> String {
+    match status {
+        JobStatus::Success => "its `if` condition is false".to_string(),
+        JobStatus::Failure => "a job it needs failed".to_string(),
+        JobStatus::Cancelled => "the run was cancelled".to_string(),
+        JobStatus::NeedSkipped => "a job it needs was skipped".to_string(),
+    }
+}
+
+pub(crate) struct JobStartContext {
+    pub shared: Arc<Shared>,
+    pub workflow: Arc<WorkflowPlan>,
+    pub inputs: Arc<Value>,
+    pub secrets: Arc<Value>,
+    pub needs: Arc<Value>,
+    pub prefix: String,
+}
+
+impl JobStartContext {
+    fn contexts(&self) -> Contexts {
+        Contexts {
+            github: Arc::new(self.shared.github.clone()),
+            vars: self.shared.vars.clone(),
+            secrets: self.secrets.clone(),
+            runner: self.shared.runner.clone(),
+            inputs: self.inputs.clone(),
+            needs: self.needs.clone(),
+            ..Contexts::default()
+        }
+    }
+}
+
+fn should_run(ctx: &JobStartContext, job: &JobPlan, status: JobStatus) -> Result<bool, String> {
+    let expr_status = match status {
+        JobStatus::Success => Status::Success,
+        JobStatus::Failure | JobStatus::NeedSkipped => Status::Failure,
+        JobStatus::Cancelled => Status::Cancelled,
+    };
+    let condition = match &job.job.if_ {
+        None => None,
+        Some(value) => match &value.value {
+            Value::Bool(b) => return Ok(*b && status == JobStatus::Success),
+            Value::String(s) if s.trim().is_empty() => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(gantry_expr::to_string(other)),
+        },
+    };
+    let Some(condition) = condition else {
+        return Ok(status == JobStatus::Success);
+    };
+    let parsed = gantry_expr::parse_condition(&condition).map_err(|e| e.message)?;
+    if status == JobStatus::NeedSkipped && !parsed.has_status_function() {
+        // success() is false because a need was skipped, not failed.
+        return Ok(false);
+    }
+    let contexts = ctx.contexts();
+    let eval = Eval { contexts: &contexts, status: expr_status, workspace: None };
+    parsed.evaluate(&eval).map_err(|e| e.message)
+}
+
+pub(crate) fn display_name(job: &gantry_syntax::ast::Job, id: &str) -> String {
+    match &job.name {
+        Some(name) => match &name.value {
+            Value::String(s) if !s.contains("${{") => s.clone(),
+            _ => id.to_string(),
+        },
+        None => id.to_string(),
+    }
+}
+
+/// Runs every instance of a job and aggregates them.
+async fn run_job(ctx: JobStartContext, job: JobPlan) -> SchedulerEvent {
+    let shared = ctx.shared.clone();
+    let id = job.id.clone();
+    let base_name = display_name(&job.job, &job.id);
+
+    // Reusable workflow call.
+    if let Some(called) = &job.call {
+        let (result, outputs) = crate::job::run_call(&ctx, &job, called).await;
+        return SchedulerEvent::JobDone { id, result, outputs };
+    }
+
+    let combos: Vec<Combination> = match &job.matrix {
+        MatrixPlan::None => vec![Combination::new()],
+        MatrixPlan::Static(combos) => combos.clone(),
+        MatrixPlan::Dynamic => match dynamic_matrix(&ctx, &job) {
+            Ok(combos) => combos,
+            Err(message) => {
+                let key = format!("{}{id}", ctx.prefix);
+                shared.emit(RunEvent::JobStarted { job: key.clone(), name: base_name.clone() });
+                shared.emit(RunEvent::Annotation { job: key.clone(), annotation: crate::job::error_annotation(message) });
+                shared.emit(RunEvent::JobFinished {
+                    job: key.clone(),
+                    name: base_name.clone(),
+                    result: Outcome::Failure,
+                    duration: Duration::ZERO,
+                    outputs: IndexMap::new(),
+                });
+                record(&shared, &ctx.workflow, key, base_name, Outcome::Failure, Duration::ZERO);
+                return SchedulerEvent::JobDone { id, result: Outcome::Failure, outputs: IndexMap::new() };
+            }
+        },
+    };
+    if combos.is_empty() {
+        let key = format!("{}{id}", ctx.prefix);
+        shared.emit(RunEvent::JobSkipped { job: key.clone(), name: base_name.clone(), reason: "its matrix is empty".into() });
+        record(&shared, &ctx.workflow, key, base_name, Outcome::Skipped, Duration::ZERO);
+        return SchedulerEvent::JobDone { id, result: Outcome::Skipped, outputs: IndexMap::new() };
+    }
+
+    let contexts = ctx.contexts();
+    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
+    let strategy = job.job.strategy.as_ref();
+    let fail_fast = strategy
+        .and_then(|s| s.fail_fast.as_ref())
+        .map(|v| crate::job::eval_bool(&v.value, &eval).unwrap_or(true))
+        .unwrap_or(true);
+    let max_parallel = strategy
+        .and_then(|s| s.max_parallel.as_ref())
+        .and_then(|v| crate::job::eval_number(&v.value, &eval).ok())
+        .map(|n| n.max(1.0) as usize)
+        .unwrap_or(combos.len());
+    let matrix_limit = Arc::new(Semaphore::new(max_parallel.max(1)));
+    let siblings = shared.cancel.child_token();
+    let total = combos.len();
+    let is_matrix = !matches!(job.matrix, MatrixPlan::None);
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut set = JoinSet::new();
+    let ctx = Arc::new(ctx);
+    for (index, combo) in combos.into_iter().enumerate() {
+        let mut name = if is_matrix { matrix::display_name(&base_name, &combo) } else { base_name.clone() };
+        let seen = names.entry(name.clone()).or_insert(0);
+        *seen += 1;
+        if *seen > 1 {
+            name = format!("{name} #{seen}");
+        }
+        let strategy_ctx = json!({
+            "fail-fast": fail_fast,
+            "job-index": index,
+            "job-total": total,
+            "max-parallel": max_parallel,
+        });
+        let instance = JobInstance {
+            key: format!("{}{name}", ctx.prefix),
+            name,
+            seq: shared.job_seq.fetch_add(1, Ordering::Relaxed),
+            matrix: Arc::new(if is_matrix { matrix::to_context(&combo) } else { json!({}) }),
+            strategy: Arc::new(strategy_ctx),
+            siblings: siblings.clone(),
+        };
+        let ctx = ctx.clone();
+        let job = job.clone();
+        let limit = matrix_limit.clone();
+        set.spawn(async move {
+            let _matrix_slot = limit.acquire_owned().await.ok();
+            let _slot = ctx.shared.slots.clone().acquire_owned().await.ok();
+            let started = Instant::now();
+            let report: JobReport = job::run_instance(&ctx, &job, &instance).await;
+            (instance, report, started.elapsed())
+        });
+    }
+    let mut result = Outcome::Success;
+    let mut all_skipped = true;
+    let mut outputs = IndexMap::new();
+    while let Some(done) = set.join_next().await {
+        let Ok((instance, report, duration)) = done else {
+            result = Outcome::Failure;
+            continue;
+        };
+        if report.result == Outcome::Failure && fail_fast && !report.continue_on_error {
+            instance.siblings.cancel();
+        }
+        if report.result != Outcome::Skipped {
+            all_skipped = false;
+        }
+        let effective = if report.continue_on_error && report.result == Outcome::Failure { Outcome::Success } else { report.result };
+        result = worse(result, effective);
+        // Outputs of matrix jobs: the last instance to finish wins, as on GitHub.
+        for (k, v) in report.outputs {
+            if !v.is_empty() || !outputs.contains_key(&k) {
+                outputs.insert(k, v);
+            }
+        }
+        record(&shared, &ctx.workflow, instance.key, instance.name, report.result, duration);
+    }
+    if all_skipped {
+        result = Outcome::Skipped;
+    }
+    SchedulerEvent::JobDone { id, result, outputs }
+}
+
+fn dynamic_matrix(ctx: &JobStartContext, job: &JobPlan) -> Result<Vec<Combination>, String> {
+    let Some(matrix) = job.job.strategy.as_ref().and_then(|s| s.matrix.as_ref()) else {
+        return Ok(vec![Combination::new()]);
+    };
+    let contexts = ctx.contexts();
+    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
+    let value = gantry_plan::template::evaluate_value(&matrix.value, &eval)
+        .map_err(|e| format!("job `{}`: cannot evaluate the matrix: {}", job.id, e.message))?;
+    matrix::expand(&value).map_err(|e| format!("job `{}`: {e}", job.id))
+}

@@ -1,0 +1,431 @@
+//! The host executor: runs every process directly on this machine, each in a
+//! process group of its own, and kills whole process trees on timeout,
+//! cancellation and job end.
+//!
+//! One exec is one task-local state machine polled by the caller: no thread,
+//! no polling loop, one timer. Its phases:
+//!
+//! * running: forward output as it arrives; on exit go to draining, on
+//!   timeout or cancellation send SIGTERM to the group and go to terminating;
+//! * terminating: keep forwarding output; once the group is empty, or the
+//!   grace period is over, SIGKILL the group (what is left of it);
+//! * draining: after a normal exit, background processes may still hold the
+//!   pipes open; forward what they write until both pipes close or the drain
+//!   time (100 ms by default) is over, then return. Their group is recorded
+//!   and killed by [`JobRuntime::finish`].
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::prctl::set_pdeathsig;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::{Pid, getpid, getppid};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio::time::Instant;
+
+use crate::{
+    BoxFuture, ExecError, ExecLimits, Executor, Exit, JobRuntime, JobSpec, OutputSink, ProcessSpec,
+    Stream,
+};
+
+/// Size of each pipe's read buffer.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Runs steps as processes on this machine.
+#[derive(Debug, Clone)]
+pub struct HostExecutor {
+    grace: Duration,
+    drain: Duration,
+}
+
+impl HostExecutor {
+    /// How long a process tree gets between SIGTERM and SIGKILL by default.
+    pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+    /// How long output is still read after a process exited by default.
+    pub const DEFAULT_DRAIN: Duration = Duration::from_millis(100);
+
+    pub fn new() -> Self {
+        HostExecutor {
+            grace: Self::DEFAULT_GRACE,
+            drain: Self::DEFAULT_DRAIN,
+        }
+    }
+
+    /// Time between SIGTERM and SIGKILL on timeout or cancellation.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// How long to keep reading output that background processes write after
+    /// the main process exited.
+    pub fn with_drain(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
+    }
+}
+
+impl Default for HostExecutor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Executor for HostExecutor {
+    fn name(&self) -> &str {
+        "host"
+    }
+
+    fn start_job<'a>(
+        &'a self,
+        job: &'a JobSpec,
+    ) -> BoxFuture<'a, Result<Box<dyn JobRuntime>, ExecError>> {
+        Box::pin(async move {
+            if let Some(image) = &job.image {
+                return Err(ExecError::ContainerUnsupported {
+                    job: job.job_name.clone(),
+                    image: image.clone(),
+                    executor: self.name().to_owned(),
+                });
+            }
+            std::fs::create_dir_all(&job.workspace).map_err(|error| ExecError::Io {
+                context: format!("cannot create workspace `{}`", job.workspace.display()),
+                error,
+            })?;
+            let runtime: Box<dyn JobRuntime> = Box::new(HostJob {
+                grace: self.grace,
+                drain: self.drain,
+                groups: Mutex::new(Vec::new()),
+            });
+            Ok(runtime)
+        })
+    }
+}
+
+/// One job on the host: remembers the process groups its execs left alive.
+struct HostJob {
+    grace: Duration,
+    drain: Duration,
+    groups: Mutex<Vec<Pid>>,
+}
+
+impl JobRuntime for HostJob {
+    fn exec<'a>(
+        &'a self,
+        spec: ProcessSpec,
+        sink: &'a mut dyn OutputSink,
+        limits: ExecLimits,
+    ) -> BoxFuture<'a, Result<Exit, ExecError>> {
+        Box::pin(self.run(spec, sink, limits))
+    }
+
+    fn finish(self: Box<Self>) -> BoxFuture<'static, Result<(), ExecError>> {
+        self.kill_groups();
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl Drop for HostJob {
+    fn drop(&mut self) {
+        // A job dropped without finish() must not leak its background processes.
+        self.kill_groups();
+    }
+}
+
+/// What the exec is doing; decides what the timer means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The process runs; the timer (if armed) is the timeout.
+    Running,
+    /// SIGTERM was sent; the timer is the end of the grace period.
+    Terminating,
+    /// SIGKILL was sent, or the process exited on its own; the timer ends the
+    /// wait for the pipes to close.
+    Draining,
+}
+
+impl HostJob {
+    async fn run(
+        &self,
+        spec: ProcessSpec,
+        sink: &mut dyn OutputSink,
+        limits: ExecLimits,
+    ) -> Result<Exit, ExecError> {
+        if limits.cancel.is_cancelled() {
+            return Ok(Exit::Cancelled);
+        }
+        let mut command = Command::new(&spec.program);
+        command
+            .args(&spec.args)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&spec.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(false);
+        die_with_parent(&mut command);
+        let mut child = command.spawn().map_err(|e| spawn_error(&spec, e))?;
+        // The child leads its own group, so its pid is the group id.
+        let Some(pgid) = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw)
+        else {
+            return Err(ExecError::Io {
+                context: format!("`{}` started but has no process id", spec.program),
+                error: io::Error::other("process already reaped"),
+            });
+        };
+        // If this future is dropped mid-way, take the whole tree down with it.
+        let mut guard = GroupGuard(Some(pgid));
+
+        let mut stdout = Pipe::new(child.stdout.take(), Stream::Stdout);
+        let mut stderr = Pipe::new(child.stderr.take(), Stream::Stderr);
+        let mut status: Option<ExitStatus> = None;
+        let mut ended_by: Option<Exit> = None;
+        let mut killed = false;
+        let mut phase = Phase::Running;
+
+        let timer = tokio::time::sleep(limits.timeout.unwrap_or(Duration::ZERO));
+        tokio::pin!(timer);
+        let mut timer_armed = limits.timeout.is_some();
+        let cancelled = limits.cancel.cancelled();
+        tokio::pin!(cancelled);
+
+        loop {
+            if status.is_some() && !stdout.is_open() && !stderr.is_open() {
+                // While terminating, other members of the group get the rest
+                // of the grace period (the timer) to exit on SIGTERM.
+                if phase != Phase::Terminating || !group_has_live_members(pgid) {
+                    break;
+                }
+            }
+            tokio::select! {
+                waited = child.wait(), if status.is_none() => {
+                    let exited = waited.map_err(|error| ExecError::Io {
+                        context: format!("cannot wait for `{}`", spec.program),
+                        error,
+                    })?;
+                    status = Some(exited);
+                    if phase == Phase::Running {
+                        phase = Phase::Draining;
+                        timer.as_mut().reset(Instant::now() + self.drain);
+                        timer_armed = true;
+                    }
+                }
+                () = &mut cancelled, if phase == Phase::Running => {
+                    ended_by = Some(Exit::Cancelled);
+                    signal_group(pgid, Signal::SIGTERM);
+                    phase = Phase::Terminating;
+                    timer.as_mut().reset(Instant::now() + self.grace);
+                    timer_armed = true;
+                }
+                () = &mut timer, if timer_armed => match phase {
+                    Phase::Running => {
+                        ended_by = Some(Exit::TimedOut);
+                        signal_group(pgid, Signal::SIGTERM);
+                        phase = Phase::Terminating;
+                        timer.as_mut().reset(Instant::now() + self.grace);
+                    }
+                    Phase::Terminating => {
+                        signal_group(pgid, Signal::SIGKILL);
+                        killed = true;
+                        phase = Phase::Draining;
+                        timer.as_mut().reset(Instant::now() + self.drain);
+                    }
+                    Phase::Draining => break,
+                },
+                read = stdout.read(), if stdout.is_open() => stdout.forward(read, sink),
+                read = stderr.read(), if stderr.is_open() => stderr.forward(read, sink),
+                // Unreachable (the child's exit is always awaited or the
+                // timer armed), but never panic.
+                else => break,
+            }
+        }
+
+        if let Some(reason) = ended_by {
+            // Sweep the group even when it looked empty: nothing may survive.
+            if !killed {
+                signal_group(pgid, Signal::SIGKILL);
+            }
+            guard.0 = None;
+            if status.is_none() {
+                child.wait().await.map_err(|error| ExecError::Io {
+                    context: format!("cannot wait for `{}`", spec.program),
+                    error,
+                })?;
+            }
+            return Ok(reason);
+        }
+
+        guard.0 = None;
+        // Background processes still in the group live until finish().
+        if killpg(pgid, None).is_ok() {
+            self.groups
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(pgid);
+        }
+        Ok(status.map_or(Exit::Code(-1), exit_of))
+    }
+
+    fn kill_groups(&self) {
+        let groups =
+            std::mem::take(&mut *self.groups.lock().unwrap_or_else(PoisonError::into_inner));
+        for pgid in groups {
+            signal_group(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// SIGKILLs a process group when dropped, unless disarmed (`.0 = None`).
+struct GroupGuard(Option<Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            signal_group(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// One output pipe of the child and its read buffer.
+struct Pipe<R> {
+    reader: Option<R>,
+    buf: Vec<u8>,
+    stream: Stream,
+}
+
+impl<R: AsyncRead + Unpin> Pipe<R> {
+    fn new(reader: Option<R>, stream: Stream) -> Self {
+        Pipe {
+            buf: if reader.is_some() {
+                Vec::with_capacity(READ_BUFFER)
+            } else {
+                Vec::new()
+            },
+            reader,
+            stream,
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.reader.is_some()
+    }
+
+    /// Read what is available (cancel safe: nothing is lost if dropped).
+    async fn read(&mut self) -> io::Result<usize> {
+        match &mut self.reader {
+            Some(reader) => reader.read_buf(&mut self.buf).await,
+            None => Ok(0),
+        }
+    }
+
+    /// Hand a read's bytes to the sink; close the pipe on EOF or error.
+    fn forward(&mut self, read: io::Result<usize>, sink: &mut dyn OutputSink) {
+        match read {
+            Ok(n) if n > 0 => {
+                sink.output(self.stream, &self.buf);
+                self.buf.clear();
+            }
+            _ => {
+                self.reader = None;
+                self.buf = Vec::new();
+            }
+        }
+    }
+}
+
+fn exit_of(status: ExitStatus) -> Exit {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Exit::Code(code),
+        (None, Some(signal)) => Exit::Signal(signal),
+        (None, None) => Exit::Code(-1),
+    }
+}
+
+/// Send `signal` to a process group; a group that is already gone is fine.
+fn signal_group(pgid: Pid, signal: Signal) {
+    match killpg(pgid, signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        // EPERM: a member changed credentials (setuid); nothing more we can do.
+        Err(_) => {}
+    }
+}
+
+/// Whether a process of the group still runs. Zombies do not count: they are
+/// dead, only not reaped yet by whoever inherited them (a container's PID 1
+/// may take its time). Reads /proc, so it is only used on the rare
+/// timeout/cancel path.
+fn group_has_live_members(pgid: Pid) -> bool {
+    if killpg(pgid, None).is_err() {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.flatten().any(|entry| {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.bytes().all(|b| b.is_ascii_digit()));
+        if !is_pid {
+            return false;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // "pid (comm) state ppid pgrp …"; comm may contain anything.
+        let Some((_, after)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+        pgrp == Some(pgid.as_raw()) && !matches!(state, Some("Z" | "X"))
+    })
+}
+
+fn spawn_error(spec: &ProcessSpec, error: io::Error) -> ExecError {
+    let program = spec.program.clone();
+    match error.kind() {
+        io::ErrorKind::NotFound if !spec.cwd.is_dir() => ExecError::NoWorkingDirectory {
+            cwd: spec.cwd.clone(),
+        },
+        io::ErrorKind::NotFound => ExecError::NotFound { program },
+        io::ErrorKind::PermissionDenied => ExecError::PermissionDenied { program },
+        _ => ExecError::Spawn { program, error },
+    }
+}
+
+/// Make the child die with SIGKILL when the thread that spawned it exits
+/// (PR_SET_PDEATHSIG), so a SIGKILLed gantry leaves no step shells behind.
+///
+/// The death signal is tied to the spawning *thread*: tokio runtime worker
+/// threads live as long as the runtime, but `exec` must not be driven from a
+/// short-lived thread (for example `block_on` inside `spawn_blocking`).
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    let parent = getpid();
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe operations are allowed. It makes two system calls
+    // (prctl and getppid) and converts a raw errno into an io::Error; none of
+    // that allocates, takes a lock or touches state shared with other threads.
+    unsafe {
+        command.pre_exec(move || {
+            set_pdeathsig(Signal::SIGKILL)?;
+            // The parent may have died before prctl took effect.
+            if getppid() != parent {
+                return Err(io::Error::from(Errno::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,285 @@
+//! `gantry run`: plan the event, run it with the host executor, show it,
+//! store its logs.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gantry_engine::{GitInfo, Outcome, RunConfig, RunEvent};
+use gantry_executor::HostExecutor;
+use gantry_plan::{EventKind, Plan, PlanRequest};
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::render::Renderer;
+use crate::workflows::{FileResolver, LoadedWorkflow};
+use crate::{EventArgs, RunArgs, UserError, key_value, store};
+
+/// What `run` and `plan` share: the repository, its checked workflows, the
+/// event and the plan.
+pub struct Prepared {
+    pub root: std::path::PathBuf,
+    pub workflows: Vec<LoadedWorkflow>,
+    pub repo_event: crate::git::RepoEvent,
+    pub plan: Plan,
+    pub vars: Map<String, Value>,
+}
+
+pub fn prepare(dir: &Path, args: &EventArgs) -> Result<Prepared, UserError> {
+    let root = crate::git::root(dir)?;
+    let files = crate::workflows::discover(&root);
+    if files.is_empty() {
+        return Err(UserError(format!(
+            "no workflows in `{}`: add one under .github/workflows/ or .gantry/workflows/",
+            root.display()
+        )));
+    }
+    let mut all = Vec::new();
+    for file in &files {
+        all.push(crate::workflows::load(&root, file)?);
+    }
+    let selected_files: Vec<String> =
+        crate::workflows::select(&all, &args.workflows, &root)?.iter().map(|w| w.file.clone()).collect();
+    let workflows: Vec<LoadedWorkflow> = all.into_iter().filter(|w| selected_files.contains(&w.file)).collect();
+    // Refuse to run invalid workflows, showing every problem.
+    let invalid: Vec<&LoadedWorkflow> = workflows.iter().filter(|w| w.has_errors()).collect();
+    if !invalid.is_empty() {
+        let mut err = anstream::stderr();
+        for w in &invalid {
+            for d in w.diagnostics.iter().filter(|d| d.is_error()) {
+                let _ = std::io::Write::write_all(&mut err, crate::cmd_validate::colour(&gantry_syntax::render(d, &w.source)).as_bytes());
+            }
+        }
+        let names: Vec<&str> = invalid.iter().map(|w| w.file.as_str()).collect();
+        return Err(UserError(format!("invalid workflow {}: fix the errors above (`gantry validate` lists them all)", names.join(", "))));
+    }
+
+    let kind = EventKind::parse(&args.event).ok_or_else(|| {
+        UserError(format!("unknown event `{}`: use push, pull_request, tag, schedule or workflow_dispatch", args.event))
+    })?;
+    let mut inputs = IndexMap::new();
+    for raw in &args.inputs {
+        let (k, v) = key_value(raw, "--input")?;
+        inputs.insert(k, v);
+    }
+    if !inputs.is_empty() && kind != EventKind::WorkflowDispatch {
+        return Err(UserError("--input is for workflow_dispatch: add `--event workflow_dispatch`".into()));
+    }
+    let mut vars = Map::new();
+    for raw in &args.vars {
+        let (k, v) = key_value(raw, "--var")?;
+        vars.insert(k, Value::String(v));
+    }
+    let repo_event = crate::git::event(
+        &root,
+        &crate::git::EventRequest {
+            kind,
+            tag: args.event == "tag",
+            git_ref: args.git_ref.as_deref(),
+            base: args.base.as_deref(),
+            inputs: &inputs,
+            schedule: args.schedule.as_deref(),
+        },
+    )?;
+    let asts: Vec<_> = workflows.iter().map(|w| w.workflow.clone()).collect();
+    let resolver = FileResolver { root: root.clone() };
+    let plan = gantry_plan::plan(&PlanRequest {
+        event: &repo_event.event,
+        workflows: &asts,
+        job: args.job.as_deref(),
+        vars: &vars,
+        resolver: &resolver,
+    })
+    .map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| if e.file.is_empty() { e.message.clone() } else { format!("{}: {}", e.file, e.message) })
+            .collect();
+        UserError(lines.join("\nerror: "))
+    })?;
+    Ok(Prepared { root, workflows, repo_event, plan, vars })
+}
+
+pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
+    let started = Instant::now();
+    let prepared = prepare(dir, &args.event)?;
+    let secrets = crate::secrets::gather(&args.secrets, &args.secret_files)?;
+    let Prepared { root, workflows, repo_event, plan, vars } = prepared;
+
+    if plan.workflows.is_empty() {
+        let mut err = anstream::stderr();
+        let _ = std::io::Write::write_fmt(
+            &mut err,
+            format_args!("nothing to run for a {} of `{}`:\n", repo_event.event.kind.name(), repo_event.event.git_ref),
+        );
+        for s in &plan.skipped {
+            let _ = std::io::Write::write_fmt(&mut err, format_args!("  ⊘ {} ({}): {}\n", s.name, s.file, s.reason));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let number = store::next_run_number();
+    let writer = store::RunWriter::create(number)
+        .map_err(|e| UserError(format!("cannot create the run directory under `{}`: {e}", store::home().display())))?;
+    let mut renderer = Renderer::new(args.event.json, Some(writer));
+    if repo_event.dirty {
+        renderer.event(RunEvent::Warning {
+            message: format!(
+                "the work tree has uncommitted changes; jobs check out commit {} without them (commit to include them)",
+                short(&repo_event.sha)
+            ),
+        });
+    }
+    let running: Vec<&str> = plan.workflows.iter().map(|w| w.file.as_str()).collect();
+    for w in workflows.iter().filter(|w| running.contains(&w.file.as_str())) {
+        for message in crate::secrets::missing(&w.workflow, &w.source, &secrets) {
+            renderer.event(RunEvent::Warning { message });
+        }
+        for d in w.diagnostics.iter().filter(|d| !d.is_error()) {
+            renderer.event(RunEvent::Warning {
+                message: format!("{}:{}:{}: {}", d.file, d.span.start.line, d.span.start.col, d.message),
+            });
+        }
+    }
+
+    let home = store::home();
+    let run_id = format!("{}{}", std::process::id(), number);
+    let run_dir = home.join("work").join(number.to_string());
+    let cache_dir = home.join("cache").join(repo_key(&root));
+    let meta_base = json!({
+        "run": number,
+        "repository": root.to_string_lossy(),
+        "event": repo_event.event.kind.name(),
+        "ref": repo_event.event.git_ref,
+        "sha": repo_event.sha,
+        "workflows": running,
+        "started_at": jiff::Timestamp::now().to_string(),
+    });
+    if let Some(store) = renderer.store_mut() {
+        let mut meta = meta_base.clone();
+        meta["status"] = json!("running");
+        let _ = store.save_meta(&meta);
+    }
+    let config = Arc::new(RunConfig {
+        executor: Arc::new(HostExecutor::new()),
+        repo_dir: root.clone(),
+        run_dir: run_dir.clone(),
+        cache_dir,
+        actions_dirs: args.actions_dirs.clone(),
+        max_parallel: args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        secrets,
+        vars,
+        git: GitInfo {
+            sha: repo_event.sha.clone(),
+            repository: repo_event.repository.clone(),
+            actor: repo_event.actor.clone(),
+            payload: repo_event.payload.clone(),
+        },
+        event: repo_event.event.clone(),
+        host_env: std::env::vars().filter(|(k, _)| !k.starts_with("GANTRY_SECRET_")).collect(),
+        run_id,
+        run_number: number,
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let hard = CancellationToken::new();
+        let engine = {
+            let cancel = cancel.clone();
+            let hard = hard.clone();
+            let config = config.clone();
+            let plan = plan.clone();
+            tokio::spawn(async move { gantry_engine::run(&plan, config, tx, cancel, hard).await })
+        };
+        let signals = tokio::spawn(watch_signals(cancel.clone(), hard.clone()));
+        let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                event = rx.recv() => match event {
+                    Some(event) => renderer.event(event),
+                    None => break,
+                },
+                _ = ticker.tick() => renderer.tick(),
+            }
+        }
+        signals.abort();
+        let result = match engine.await {
+            Ok(result) => result,
+            Err(e) => {
+                renderer.event(RunEvent::Warning { message: format!("internal error: the engine stopped: {e}") });
+                gantry_engine::RunResult { result: Outcome::Failure, jobs: Vec::new() }
+            }
+        };
+        (result, renderer)
+    });
+    let (result, mut renderer) = result;
+    renderer.finish(&result, number, started.elapsed());
+    if let Some(store) = renderer.store_mut() {
+        let jobs: Vec<Value> = result
+            .jobs
+            .iter()
+            .map(|j| json!({"job": j.key, "name": j.name, "workflow": j.workflow, "result": j.result.as_str(), "duration_ms": j.duration.as_millis() as u64}))
+            .collect();
+        let mut meta = meta_base;
+        meta["status"] = json!("completed");
+        meta["result"] = json!(result.result.as_str());
+        meta["duration_ms"] = json!(started.elapsed().as_millis() as u64);
+        meta["jobs"] = Value::Array(jobs);
+        let _ = store.save_meta(&meta);
+    }
+    if !args.keep_workspace {
+        let _ = std::fs::remove_dir_all(&run_dir);
+    }
+    renderer.flush();
+    Ok(if result.result == Outcome::Success { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// First Ctrl-C (or SIGTERM/SIGHUP): cancel; the second: stop now.
+async fn watch_signals(cancel: CancellationToken, hard: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+    else {
+        return;
+    };
+    loop {
+        let terminate = tokio::select! {
+            _ = int.recv() => false,
+            _ = term.recv() => true,
+            _ = hup.recv() => true,
+        };
+        if terminate || cancel.is_cancelled() {
+            cancel.cancel();
+            hard.cancel();
+            if !terminate {
+                eprintln!("\nstopping now");
+            }
+            return;
+        }
+        cancel.cancel();
+        eprintln!("\ncancelling the run: running steps are stopped, `if: always()` steps still run (Ctrl-C again to stop now)");
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// A stable directory name for a repository's cache.
+fn repo_key(root: &Path) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for b in root.to_string_lossy().bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("{}-{hash:016x}", store::log_name(&name))
+}

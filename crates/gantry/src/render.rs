@@ -1,0 +1,414 @@
+//! Showing a run: live output with a coloured per-job prefix, groups,
+//! annotations, a progress line on terminals, the summary table, and the
+//! `--json` event stream. Everything shown is also written to the run's
+//! stored logs.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anstyle::{AnsiColor, Style};
+use gantry_engine::{AnnotationLevel, Outcome, RunEvent};
+use serde_json::{Value, json};
+
+use crate::store::RunWriter;
+
+const PALETTE: [AnsiColor; 6] =
+    [AnsiColor::Cyan, AnsiColor::Magenta, AnsiColor::Blue, AnsiColor::Yellow, AnsiColor::Green, AnsiColor::BrightCyan];
+
+pub struct Renderer {
+    json: bool,
+    out: std::io::BufWriter<anstream::AutoStream<std::io::Stdout>>,
+    progress: bool,
+    store: Option<RunWriter>,
+    jobs: HashMap<String, JobView>,
+    next_color: usize,
+    started: Instant,
+    progress_shown: bool,
+    last_progress: Instant,
+    running: usize,
+    finished: usize,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Default)]
+struct JobView {
+    color: Option<AnsiColor>,
+    partial: Vec<u8>,
+    depth: usize,
+    step: Option<String>,
+}
+
+fn fmt_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1.0 {
+        format!("{}ms", d.as_millis())
+    } else if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+impl Renderer {
+    pub fn new(json: bool, store: Option<RunWriter>) -> Renderer {
+        let stdout = anstream::AutoStream::new(std::io::stdout(), anstream::ColorChoice::Auto);
+        let out = std::io::BufWriter::with_capacity(256 * 1024, stdout);
+        let progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("CI").is_none();
+        Renderer {
+            json,
+            out,
+            progress,
+            store,
+            jobs: HashMap::new(),
+            next_color: 0,
+            started: Instant::now(),
+            progress_shown: false,
+            last_progress: Instant::now(),
+            running: 0,
+            finished: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn store_mut(&mut self) -> Option<&mut RunWriter> {
+        self.store.as_mut()
+    }
+
+    fn view(&mut self, job: &str) -> &mut JobView {
+        if !self.jobs.contains_key(job) {
+            let color = PALETTE[self.next_color % PALETTE.len()];
+            self.next_color += 1;
+            self.jobs.insert(job.to_string(), JobView { color: Some(color), ..JobView::default() });
+        }
+        self.jobs.get_mut(job).expect("inserted above")
+    }
+
+    fn prefix(&mut self, job: &str) -> String {
+        let color = self.view(job).color.unwrap_or(AnsiColor::Cyan);
+        let style = Style::new().fg_color(Some(color.into())).bold();
+        format!("{style}[{job}]{style:#}")
+    }
+
+    fn clear_progress(&mut self) {
+        if self.progress_shown {
+            let _ = self.out.flush();
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            self.progress_shown = false;
+        }
+    }
+
+    /// Redraws the progress line (terminals only), at most every 100 ms.
+    pub fn tick(&mut self) {
+        if !self.progress || self.last_progress.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        self.last_progress = Instant::now();
+        let _ = self.out.flush();
+        let frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+        let frame = frames[(self.started.elapsed().as_millis() / 100) as usize % frames.len()];
+        let elapsed = self.started.elapsed().as_secs();
+        let _ = write!(
+            std::io::stderr(),
+            "\r\x1b[2K{frame} {} running · {} done · {:02}:{:02}",
+            self.running,
+            self.finished,
+            elapsed / 60,
+            elapsed % 60
+        );
+        let _ = std::io::stderr().flush();
+        self.progress_shown = true;
+    }
+
+    fn emit_json(&mut self, value: Value) {
+        let _ = writeln!(self.out, "{value}");
+    }
+
+    pub fn event(&mut self, event: RunEvent) {
+        self.store_event(&event);
+        if self.json {
+            let value = event_json(&event);
+            self.emit_json(value);
+            return;
+        }
+        self.clear_progress();
+        match event {
+            RunEvent::WorkflowStarted { file, name } => {
+                let bold = Style::new().bold();
+                let _ = writeln!(self.out, "{bold}▶ {name}{bold:#} ({file})");
+            }
+            RunEvent::JobStarted { job, .. } => {
+                self.running += 1;
+                let p = self.prefix(&job);
+                let _ = writeln!(self.out, "{p} ▶ job started");
+            }
+            RunEvent::JobSkipped { job, reason, .. } => {
+                self.finished += 1;
+                let p = self.prefix(&job);
+                let dim = Style::new().dimmed();
+                let _ = writeln!(self.out, "{p} {dim}⊘ skipped: {reason}{dim:#}");
+            }
+            RunEvent::StepStarted { job, name, .. } => {
+                let p = self.prefix(&job);
+                let bold = Style::new().bold();
+                let view = self.view(&job);
+                view.depth = 0;
+                view.step = Some(name.clone());
+                let _ = writeln!(self.out, "{p} {bold}▸ {name}{bold:#}");
+            }
+            RunEvent::Output { job, text } => self.output(&job, &text),
+            RunEvent::GroupStarted { job, title } => {
+                self.flush_partial(&job);
+                let p = self.prefix(&job);
+                let depth = self.view(&job).depth;
+                let indent = "  ".repeat(depth + 1);
+                let _ = writeln!(self.out, "{p} {indent}▾ {title}");
+                self.view(&job).depth += 1;
+            }
+            RunEvent::GroupEnded { job } => {
+                self.flush_partial(&job);
+                let view = self.view(&job);
+                view.depth = view.depth.saturating_sub(1);
+            }
+            RunEvent::Debug { job, message } => {
+                let p = self.prefix(&job);
+                let dim = Style::new().dimmed();
+                let _ = writeln!(self.out, "{p}   {dim}debug: {message}{dim:#}");
+            }
+            RunEvent::Annotation { job, annotation } => {
+                self.flush_partial(&job);
+                let p = self.prefix(&job);
+                let (color, word) = match annotation.level {
+                    AnnotationLevel::Error => (AnsiColor::Red, "error"),
+                    AnnotationLevel::Warning => (AnsiColor::Yellow, "warning"),
+                    AnnotationLevel::Notice => (AnsiColor::Blue, "notice"),
+                };
+                let style = Style::new().fg_color(Some(color.into())).bold();
+                let location = location(&annotation.file, annotation.line, annotation.col);
+                let title = annotation.title.as_deref().map(|t| format!("{t}: ")).unwrap_or_default();
+                let _ = writeln!(self.out, "{p}   {style}{word}{style:#}: {title}{}{location}", annotation.message);
+            }
+            RunEvent::Notice { job, message } => {
+                let p = self.prefix(&job);
+                let dim = Style::new().dimmed();
+                let _ = writeln!(self.out, "{p}   {dim}{message}{dim:#}");
+            }
+            RunEvent::StepFinished { job, name, outcome, conclusion, duration, .. } => {
+                self.flush_partial(&job);
+                let p = self.prefix(&job);
+                let (mark, color) = match (outcome, conclusion) {
+                    (Outcome::Success, _) => ("✓", AnsiColor::Green),
+                    (Outcome::Failure, Outcome::Success) => ("!", AnsiColor::Yellow),
+                    (Outcome::Failure, _) => ("✗", AnsiColor::Red),
+                    (Outcome::Cancelled, _) => ("⊘", AnsiColor::Yellow),
+                    (Outcome::Skipped, _) => ("-", AnsiColor::BrightBlack),
+                };
+                let style = Style::new().fg_color(Some(color.into()));
+                let extra = if outcome == Outcome::Failure && conclusion == Outcome::Success { " (continue-on-error)" } else { "" };
+                if outcome == Outcome::Skipped {
+                    let _ = writeln!(self.out, "{p} {style}{mark} {name} (skipped){style:#}");
+                } else {
+                    let _ = writeln!(self.out, "{p} {style}{mark} {name}{extra}{style:#} {}", fmt_duration(duration));
+                }
+            }
+            RunEvent::JobFinished { job, result, duration, .. } => {
+                self.flush_partial(&job);
+                self.running = self.running.saturating_sub(1);
+                self.finished += 1;
+                let p = self.prefix(&job);
+                let (mark, color) = outcome_style(result);
+                let style = Style::new().fg_color(Some(color.into())).bold();
+                let _ = writeln!(self.out, "{p} {style}{mark} job {}{style:#} in {}", result.as_str(), fmt_duration(duration));
+            }
+            RunEvent::Summary { job, markdown } => {
+                let p = self.prefix(&job);
+                let _ = writeln!(self.out, "{p} summary:");
+                for line in markdown.lines() {
+                    let _ = writeln!(self.out, "{p}   {line}");
+                }
+            }
+            RunEvent::Warning { message } => {
+                let style = Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold();
+                let _ = self.out.flush();
+                let mut err = anstream::stderr();
+                let _ = writeln!(err, "{style}warning{style:#}: {message}");
+                self.warnings.push(message);
+            }
+        }
+        if self.progress {
+            self.tick();
+        }
+    }
+
+    fn output(&mut self, job: &str, text: &[u8]) {
+        let prefix = self.prefix(job);
+        let view = self.view(job);
+        let indent = "  ".repeat(view.depth + 1);
+        let mut data = std::mem::take(&mut view.partial);
+        data.extend_from_slice(text);
+        let mut start = 0;
+        let mut lines = Vec::new();
+        while let Some(i) = memchr_newline(&data[start..]) {
+            lines.push(start..start + i);
+            start += i + 1;
+        }
+        for range in lines {
+            let line = &data[range];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let _ = self.out.write_all(prefix.as_bytes());
+            let _ = self.out.write_all(b" ");
+            let _ = self.out.write_all(indent.as_bytes());
+            let _ = self.out.write_all(line);
+            let _ = self.out.write_all(b"\n");
+        }
+        let rest = data[start..].to_vec();
+        self.view(job).partial = rest;
+    }
+
+    fn flush_partial(&mut self, job: &str) {
+        if self.jobs.get(job).is_some_and(|v| !v.partial.is_empty()) {
+            self.output(job, b"\n");
+        }
+    }
+
+    fn store_event(&mut self, event: &RunEvent) {
+        let Some(store) = self.store.as_mut() else { return };
+        match event {
+            RunEvent::JobStarted { job, name } => store.line(job, &format!("##[job] {name}")),
+            RunEvent::JobSkipped { job, reason, .. } => store.line(job, &format!("##[skipped] {reason}")),
+            RunEvent::StepStarted { job, name, .. } => store.line(job, &format!("##[step] {name}")),
+            RunEvent::Output { job, text } => store.write(job, text),
+            RunEvent::GroupStarted { job, title } => store.line(job, &format!("##[group]{title}")),
+            RunEvent::GroupEnded { job } => store.line(job, "##[endgroup]"),
+            RunEvent::Debug { job, message } => store.line(job, &format!("##[debug]{message}")),
+            RunEvent::Annotation { job, annotation } => {
+                let location = location(&annotation.file, annotation.line, annotation.col);
+                store.line(job, &format!("##[{}]{}{location}", annotation.level.as_str(), annotation.message));
+            }
+            RunEvent::Notice { job, message } => store.line(job, &format!("##[notice]{message}")),
+            RunEvent::StepFinished { job, name, outcome, conclusion, duration, .. } => store.line(
+                job,
+                &format!("##[step-end] {name}: {} ({}) in {}", outcome.as_str(), conclusion.as_str(), fmt_duration(*duration)),
+            ),
+            RunEvent::JobFinished { job, result, duration, .. } => {
+                store.line(job, &format!("##[job-end] {} in {}", result.as_str(), fmt_duration(*duration)))
+            }
+            RunEvent::Summary { job, markdown } => {
+                store.line(job, "##[summary]");
+                store.write(job, markdown.as_bytes());
+            }
+            RunEvent::WorkflowStarted { .. } | RunEvent::Warning { .. } => {}
+        }
+    }
+
+    /// Prints the summary table (or the final JSON event).
+    pub fn finish(&mut self, result: &gantry_engine::RunResult, run_number: u64, elapsed: Duration) {
+        self.clear_progress();
+        if self.json {
+            let jobs: Vec<Value> = result
+                .jobs
+                .iter()
+                .map(|j| json!({"job": j.key, "workflow": j.workflow, "result": j.result.as_str(), "duration_ms": j.duration.as_millis() as u64}))
+                .collect();
+            self.emit_json(json!({"type": "run_finished", "run": run_number, "result": result.result.as_str(), "duration_ms": elapsed.as_millis() as u64, "jobs": jobs}));
+            let _ = self.out.flush();
+            return;
+        }
+        let width = result.jobs.iter().map(|j| j.key.chars().count()).max().unwrap_or(3).max(3);
+        let bold = Style::new().bold();
+        let _ = writeln!(self.out);
+        let _ = writeln!(self.out, "{bold}{:<width$}  {:<11}  DURATION{bold:#}", "JOB", "RESULT");
+        for job in &result.jobs {
+            let (mark, color) = outcome_style(job.result);
+            let style = Style::new().fg_color(Some(color.into()));
+            let result_text = format!("{mark} {}", job.result.as_str());
+            let _ = writeln!(
+                self.out,
+                "{:<width$}  {style}{:<11}{style:#}  {}",
+                job.key,
+                result_text,
+                fmt_duration(job.duration)
+            );
+        }
+        let (mark, color) = outcome_style(result.result);
+        let style = Style::new().fg_color(Some(color.into())).bold();
+        let _ = writeln!(
+            self.out,
+            "\n{style}{mark} run {} {}{style:#} in {} · logs: gantry logs {run_number}",
+            run_number,
+            result.result.as_str(),
+            fmt_duration(elapsed)
+        );
+        let _ = self.out.flush();
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| *b == b'\n')
+}
+
+fn outcome_style(outcome: Outcome) -> (&'static str, AnsiColor) {
+    match outcome {
+        Outcome::Success => ("✓", AnsiColor::Green),
+        Outcome::Failure => ("✗", AnsiColor::Red),
+        Outcome::Cancelled => ("⊘", AnsiColor::Yellow),
+        Outcome::Skipped => ("-", AnsiColor::BrightBlack),
+    }
+}
+
+fn location(file: &Option<String>, line: Option<u32>, col: Option<u32>) -> String {
+    match (file, line, col) {
+        (Some(f), Some(l), Some(c)) => format!(" ({f}:{l}:{c})"),
+        (Some(f), Some(l), None) => format!(" ({f}:{l})"),
+        (Some(f), None, _) => format!(" ({f})"),
+        _ => String::new(),
+    }
+}
+
+/// The `--json` form of an event: one object per line, `type` first.
+pub fn event_json(event: &RunEvent) -> Value {
+    match event {
+        RunEvent::WorkflowStarted { file, name } => json!({"type": "workflow_started", "file": file, "name": name}),
+        RunEvent::JobStarted { job, name } => json!({"type": "job_started", "job": job, "name": name}),
+        RunEvent::JobSkipped { job, name, reason } => json!({"type": "job_skipped", "job": job, "name": name, "reason": reason}),
+        RunEvent::StepStarted { job, step, name } => json!({"type": "step_started", "job": job, "step": step, "name": name}),
+        RunEvent::Output { job, text } => json!({"type": "output", "job": job, "text": String::from_utf8_lossy(text)}),
+        RunEvent::GroupStarted { job, title } => json!({"type": "group_started", "job": job, "title": title}),
+        RunEvent::GroupEnded { job } => json!({"type": "group_ended", "job": job}),
+        RunEvent::Debug { job, message } => json!({"type": "debug", "job": job, "message": message}),
+        RunEvent::Annotation { job, annotation } => json!({
+            "type": "annotation",
+            "job": job,
+            "level": annotation.level.as_str(),
+            "message": annotation.message,
+            "title": annotation.title,
+            "file": annotation.file,
+            "line": annotation.line,
+            "col": annotation.col,
+        }),
+        RunEvent::Notice { job, message } => json!({"type": "notice", "job": job, "message": message}),
+        RunEvent::StepFinished { job, step, name, outcome, conclusion, duration } => json!({
+            "type": "step_finished",
+            "job": job,
+            "step": step,
+            "name": name,
+            "outcome": outcome.as_str(),
+            "conclusion": conclusion.as_str(),
+            "duration_ms": duration.as_millis() as u64,
+        }),
+        RunEvent::JobFinished { job, name, result, duration, outputs } => json!({
+            "type": "job_finished",
+            "job": job,
+            "name": name,
+            "result": result.as_str(),
+            "duration_ms": duration.as_millis() as u64,
+            "outputs": outputs,
+        }),
+        RunEvent::Summary { job, markdown } => json!({"type": "summary", "job": job, "markdown": markdown}),
+        RunEvent::Warning { message } => json!({"type": "warning", "message": message}),
+    }
+}
