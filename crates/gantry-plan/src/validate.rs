@@ -24,6 +24,8 @@ pub enum Place {
     JobRunsOn,
     JobEnv,
     JobEnvironment,
+    /// `environment.url` is evaluated when the job ends, so steps are known.
+    JobEnvironmentUrl,
     JobConcurrency,
     JobContainer,
     JobContainerCredentials,
@@ -54,6 +56,7 @@ impl Place {
             Place::JobRunsOn => "jobs.<id>.runs-on",
             Place::JobEnv => "jobs.<id>.env",
             Place::JobEnvironment => "jobs.<id>.environment",
+            Place::JobEnvironmentUrl => "jobs.<id>.environment.url",
             Place::JobConcurrency => "jobs.<id>.concurrency",
             Place::JobContainer => "jobs.<id>.container",
             Place::JobContainerCredentials => "jobs.<id>.container.credentials",
@@ -95,7 +98,7 @@ impl Place {
             }
             Place::JobEnv | Place::JobSecrets => &["github", "needs", "strategy", "matrix", "vars", "secrets", "inputs"],
             Place::JobDefaults => &["github", "needs", "strategy", "matrix", "env", "vars", "inputs"],
-            Place::JobOutputs | Place::StepEnv | Place::Step => STEP_FULL,
+            Place::JobOutputs | Place::StepEnv | Place::Step | Place::JobEnvironmentUrl => STEP_FULL,
             Place::StepIf => &["github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "steps", "inputs"],
         }
     }
@@ -250,7 +253,7 @@ impl Validator<'_> {
         if let Some(env) = &job.environment {
             self.value(&env.name, Place::JobEnvironment);
             if let Some(url) = &env.url {
-                self.value(url, Place::JobEnvironment);
+                self.value(url, Place::JobEnvironmentUrl);
             }
         }
         if let Some(c) = &job.concurrency {

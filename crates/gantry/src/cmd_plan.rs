@@ -13,7 +13,7 @@ use crate::cmd_run::{Prepared, prepare};
 use crate::{EventArgs, UserError};
 
 pub fn run(dir: &Path, args: EventArgs) -> Result<ExitCode, UserError> {
-    let prepared = prepare(dir, &args)?;
+    let prepared = prepare(dir, &args, &[])?;
     let ctx = static_context(&prepared);
     if args.json {
         let workflows: Vec<Value> = prepared.plan.workflows.iter().map(|w| workflow_json(w, &ctx)).collect();

@@ -27,7 +27,7 @@ pub struct Prepared {
     pub vars: Map<String, Value>,
 }
 
-pub fn prepare(dir: &Path, args: &EventArgs) -> Result<Prepared, UserError> {
+pub fn prepare(dir: &Path, args: &EventArgs, actions_dirs: &[std::path::PathBuf]) -> Result<Prepared, UserError> {
     let root = crate::git::root(dir)?;
     let files = crate::workflows::discover(&root);
     if files.is_empty() {
@@ -84,7 +84,7 @@ pub fn prepare(dir: &Path, args: &EventArgs) -> Result<Prepared, UserError> {
         },
     )?;
     let asts: Vec<_> = workflows.iter().map(|w| w.workflow.clone()).collect();
-    let resolver = FileResolver { root: root.clone() };
+    let resolver = FileResolver { root: root.clone(), actions_dirs: actions_dirs.to_vec() };
     let plan = gantry_plan::plan(&PlanRequest {
         event: &repo_event.event,
         workflows: &asts,
@@ -104,7 +104,7 @@ pub fn prepare(dir: &Path, args: &EventArgs) -> Result<Prepared, UserError> {
 
 pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
     let started = Instant::now();
-    let prepared = prepare(dir, &args.event)?;
+    let prepared = prepare(dir, &args.event, &args.actions_dirs)?;
     let secrets = crate::secrets::gather(&args.secrets, &args.secret_files)?;
     let Prepared { root, workflows, repo_event, plan, vars } = prepared;
 

@@ -114,16 +114,29 @@ pub fn select<'a>(all: &'a [LoadedWorkflow], wanted: &[String], root: &Path) -> 
 /// repository root.
 pub struct FileResolver {
     pub root: PathBuf,
+    /// Extra directories of vendored actions and workflows (`--actions-dir`).
+    pub actions_dirs: Vec<PathBuf>,
 }
 
 impl gantry_plan::Resolver for FileResolver {
     fn workflow(&self, _caller: &str, uses: &str) -> Result<Arc<Workflow>, String> {
-        let Some(local) = uses.strip_prefix("./") else {
-            return Err(format!(
-                "unsupported: remote reusable workflow `{uses}`; Gantry runs offline: copy the file into .github/workflows/ and call it with `uses: ./.github/workflows/<file>`"
-            ));
+        let path = match uses.strip_prefix("./") {
+            Some(local) => self.root.join(local),
+            None => {
+                // owner/repo/.github/workflows/x.yml@ref, vendored like actions.
+                let rel = gantry_engine::action::vendored_path(uses).ok_or_else(|| format!("`{uses}` is not a workflow reference"))?;
+                let found = std::iter::once(self.root.join(".gantry/actions"))
+                    .chain(self.actions_dirs.iter().cloned())
+                    .map(|d| d.join(&rel))
+                    .find(|p| p.is_file());
+                found.ok_or_else(|| {
+                    format!(
+                        "unsupported: remote reusable workflow `{uses}` is not vendored; Gantry runs offline: copy it to `.gantry/actions/{}` (or a --actions-dir)",
+                        rel.display()
+                    )
+                })?
+            }
         };
-        let path = self.root.join(local);
         let loaded = load(&self.root, &path).map_err(|e| format!("reusable workflow `{uses}`: {e}"))?;
         if let Some(d) = loaded.diagnostics.iter().find(|d| d.is_error()) {
             return Err(format!(

@@ -941,4 +941,24 @@ mod tests {
             "version 0\n"
         );
     }
+
+    #[tokio::test]
+    async fn sparse_checkout_keeps_only_the_listed_directories() {
+        let h = Harness::new();
+        for dir in ["keep", "drop"] {
+            std::fs::create_dir_all(h.repo.join(dir)).unwrap();
+            std::fs::write(h.repo.join(dir).join("f.txt"), dir).unwrap();
+        }
+        git_in(&h.repo, &["init", "-q", "-b", "main"]);
+        git_in(&h.repo, &["add", "."]);
+        git_in(&h.repo, &["commit", "-q", "-m", "dirs"]);
+        let sha = git_in(&h.repo, &["rev-parse", "HEAD"]);
+        let mut inputs = IndexMap::new();
+        inputs.insert("sparse-checkout".to_string(), "keep".to_string());
+        h.run("actions/checkout@v4", &inputs, &sha, "refs/heads/main")
+            .await
+            .unwrap();
+        assert!(h.workspace.join("keep/f.txt").exists());
+        assert!(!h.workspace.join("drop").exists());
+    }
 }

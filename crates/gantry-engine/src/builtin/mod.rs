@@ -332,6 +332,12 @@ mod tests {
             assert_send(&future);
         }
         assert!(run("someone/else@v1", &mut ctx).await.is_none());
+        ctx.cancel.cancel();
+        let cancelled = run("actions/checkout@v4", &mut ctx)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(cancelled, "cancelled");
         let post = PostAction::CacheSave {
             key: "k".to_string(),
             paths: vec!["x".to_string()],

@@ -826,6 +826,8 @@ pub(super) async fn run(
     let candidates = candidates(&probe, tool, &requests, ctx.env);
 
     let mut probed: Vec<Install> = Vec::new();
+    // What later steps get without this action: the first candidate, when it is on PATH.
+    let mut default: Option<Install> = None;
     let mut next = 0;
     let mut selected: Vec<(Install, String)> = Vec::new();
     let wanted: Vec<Option<&Request>> = if requests.is_empty() {
@@ -848,6 +850,9 @@ pub(super) async fn run(
             let Some(install) = probe_install(&probe, tool, bin).await else {
                 continue;
             };
+            if next == 1 && bin.parent().is_some_and(|dir| probe.is_on_path(dir)) {
+                default = Some(install.clone());
+            }
             if probed.iter().any(|p| same_install(p, &install)) {
                 continue;
             }
@@ -865,6 +870,7 @@ pub(super) async fn run(
                 return Err(not_installed(
                     tool,
                     request.map(|r| r.spec.as_str()),
+                    default.as_ref(),
                     &probed,
                 ));
             }
@@ -878,7 +884,6 @@ pub(super) async fn run(
             selected.last().map(|s| s.1.as_str()).unwrap_or("")
         ));
     }
-    let default = probed.first().cloned();
     let mut out = BuiltinOutcome::default();
     for (install, shown) in &selected {
         let is_default = default.as_ref().is_some_and(|d| same_install(d, install));
@@ -928,18 +933,27 @@ fn accepts(
     }
 }
 
-fn not_installed(tool: Tool, spec: Option<&str>, probed: &[Install]) -> String {
+fn not_installed(
+    tool: Tool,
+    spec: Option<&str>,
+    default: Option<&Install>,
+    probed: &[Install],
+) -> String {
     let name = tool.name();
     let wanted = spec
         .map(|s| format!("{name} {s}"))
         .unwrap_or_else(|| name.to_string());
-    let Some(default) = probed.first() else {
+    let Some(default) = default.or(probed.first()) else {
         return format!(
             "{wanted} requested but {name} is not installed (not found on PATH): install {wanted} or remove the `{}` step",
             tool.action()
         );
     };
-    let others: Vec<&str> = probed[1..].iter().map(|p| p.shown.as_str()).collect();
+    let others: Vec<&str> = probed
+        .iter()
+        .filter(|p| !same_install(p, default))
+        .map(|p| p.shown.as_str())
+        .collect();
     let also = if others.is_empty() {
         String::new()
     } else {
