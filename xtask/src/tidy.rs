@@ -21,7 +21,9 @@ mod tests {
     }
 
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -36,7 +38,10 @@ mod tests {
     }
 
     fn rel(path: &Path) -> String {
-        path.strip_prefix(root()).unwrap_or(path).to_string_lossy().into_owned()
+        path.strip_prefix(root())
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()
     }
 
     #[test]
@@ -49,22 +54,40 @@ mod tests {
             })
             .map(|p| rel(&p))
             .collect();
-        assert!(missing.is_empty(), "these files must start with a `//!` doc comment:\n{}", missing.join("\n"));
+        assert!(
+            missing.is_empty(),
+            "these files must start with a `//!` doc comment:\n{}",
+            missing.join("\n")
+        );
     }
 
     #[test]
     fn no_grab_bag_modules() {
-        let banned = ["utils", "util", "helpers", "helper", "common", "misc", "manager"];
+        let banned = [
+            "utils", "util", "helpers", "helper", "common", "misc", "manager",
+        ];
         let bad: Vec<String> = rust_files()
             .into_iter()
             .filter(|p| {
-                let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                let parent = p.parent().and_then(|d| d.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                banned.contains(&stem.as_str()) || (stem == "mod" && banned.contains(&parent.as_str()))
+                let stem = p
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let parent = p
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                banned.contains(&stem.as_str())
+                    || (stem == "mod" && banned.contains(&parent.as_str()))
             })
             .map(|p| rel(&p))
             .collect();
-        assert!(bad.is_empty(), "name modules for their job, not `utils`/`helpers`/…:\n{}", bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "name modules for their job, not `utils`/`helpers`/…:\n{}",
+            bad.join("\n")
+        );
     }
 
     #[test]
@@ -74,7 +97,9 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             for (idx, line) in text.lines().enumerate() {
                 let t = line.trim();
-                let banned = ["#[should_panic", "#[ignore"].iter().any(|b| t.starts_with(b));
+                let banned = ["#[should_panic", "#[ignore"]
+                    .iter()
+                    .any(|b| t.starts_with(b));
                 if banned {
                     bad.push(format!("{}:{}: {t}", rel(&path), idx + 1));
                 }
@@ -98,8 +123,25 @@ mod tests {
             ("gantry-expr", &[][..]),
             ("gantry-plan", &["gantry-syntax", "gantry-expr"][..]),
             ("gantry-executor", &[][..]),
-            ("gantry-engine", &["gantry-plan", "gantry-expr", "gantry-syntax", "gantry-executor"][..]),
-            ("gantry", &["gantry-syntax", "gantry-expr", "gantry-plan", "gantry-executor", "gantry-engine"][..]),
+            (
+                "gantry-engine",
+                &[
+                    "gantry-plan",
+                    "gantry-expr",
+                    "gantry-syntax",
+                    "gantry-executor",
+                ][..],
+            ),
+            (
+                "gantry",
+                &[
+                    "gantry-syntax",
+                    "gantry-expr",
+                    "gantry-plan",
+                    "gantry-executor",
+                    "gantry-engine",
+                ][..],
+            ),
             ("xtask", &[][..]),
         ])
     }
@@ -129,10 +171,16 @@ mod tests {
         let table = allowed();
         let mut problems = Vec::new();
         let mut seen = Vec::new();
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("crates")).unwrap().flatten().map(|e| e.path()).collect();
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("crates"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         dirs.push(root().join("xtask"));
         for dir in dirs {
-            let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else { continue };
+            let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+                continue;
+            };
             let name = dir.file_name().unwrap().to_string_lossy().into_owned();
             seen.push(name.clone());
             let Some(allowed) = table.get(name.as_str()) else {
@@ -141,7 +189,10 @@ mod tests {
             };
             for dep in workspace_deps(&manifest) {
                 if dep != name && !allowed.contains(&dep.as_str()) {
-                    problems.push(format!("`{name}` must not depend on `{dep}` (allowed: {})", allowed.join(", ")));
+                    problems.push(format!(
+                        "`{name}` must not depend on `{dep}` (allowed: {})",
+                        allowed.join(", ")
+                    ));
                 }
             }
         }
@@ -157,15 +208,40 @@ mod tests {
     #[test]
     fn licences_are_permissive() {
         let out = std::process::Command::new(env!("CARGO"))
-            .args(["metadata", "--format-version", "1", "--filter-platform", env!("TARGET_TRIPLE"), "--manifest-path"])
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--filter-platform",
+                env!("TARGET_TRIPLE"),
+                "--manifest-path",
+            ])
             .arg(root().join("Cargo.toml"))
             .output()
             .expect("cargo metadata runs");
-        assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
-        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+        assert!(
+            out.status.success(),
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
         let allowed = [
-            "MIT", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "ISC", "Zlib", "Unicode-3.0", "Unicode-DFS-2016", "CC0-1.0",
-            "0BSD", "Unlicense", "BSL-1.0", "CDLA-Permissive-2.0", "Apache-2.0 WITH LLVM-exception", "MIT-0",
+            "MIT",
+            "Apache-2.0",
+            "BSD-2-Clause",
+            "BSD-3-Clause",
+            "ISC",
+            "Zlib",
+            "Unicode-3.0",
+            "Unicode-DFS-2016",
+            "CC0-1.0",
+            "0BSD",
+            "Unlicense",
+            "BSL-1.0",
+            "CDLA-Permissive-2.0",
+            "Apache-2.0 WITH LLVM-exception",
+            "MIT-0",
         ];
         let mut bad = Vec::new();
         for pkg in meta["packages"].as_array().into_iter().flatten() {
@@ -174,16 +250,22 @@ mod tests {
             // An SPDX expression is fine when every alternative of some OR
             // branch is allowed; checking that each AND/OR term is allowed or
             // has an allowed alternative is enough for the crates we use.
-            let ok = licence
-                .split(" OR ")
-                .any(|alt| alt.trim_matches(|c| c == '(' || c == ')').split(" AND ").all(|t| {
-                    let t = t.trim().trim_matches(|c| c == '(' || c == ')');
-                    allowed.contains(&t) || t.split('/').all(|x| allowed.contains(&x.trim()))
-                }));
+            let ok = licence.split(" OR ").any(|alt| {
+                alt.trim_matches(|c| c == '(' || c == ')')
+                    .split(" AND ")
+                    .all(|t| {
+                        let t = t.trim().trim_matches(|c| c == '(' || c == ')');
+                        allowed.contains(&t) || t.split('/').all(|x| allowed.contains(&x.trim()))
+                    })
+            });
             if !ok {
                 bad.push(format!("{name}: `{licence}`"));
             }
         }
-        assert!(bad.is_empty(), "dependencies with licences outside the allow-list:\n{}", bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "dependencies with licences outside the allow-list:\n{}",
+            bad.join("\n")
+        );
     }
 }

@@ -17,7 +17,13 @@ pub struct ResolvedAction {
 #[derive(Debug, Clone)]
 pub enum ActionKind {
     Composite(Vec<Step>),
-    Node { main: String, pre: Option<String>, post: Option<String>, post_if: Option<String> },
+    Node {
+        main: String,
+        pre: Option<String>,
+        pre_if: Option<String>,
+        post: Option<String>,
+        post_if: Option<String>,
+    },
     Docker,
 }
 
@@ -55,7 +61,9 @@ pub fn resolve(
         vec![workspace.join(local), repo_dir.join(local)]
     } else {
         let Some(rel) = vendored_path(uses) else {
-            return Err(format!("`uses: {uses}` is not a valid action reference: write `owner/repo@ref` or `./path`"));
+            return Err(format!(
+                "`uses: {uses}` is not a valid action reference: write `owner/repo@ref` or `./path`"
+            ));
         };
         std::iter::once(repo_dir.join(".gantry/actions"))
             .chain(actions_dirs.iter().cloned())
@@ -84,14 +92,20 @@ pub fn resolve(
             "action `{uses}` is not built in and not vendored: Gantry runs offline, so copy the action into `.gantry/actions/{}` \
              (e.g. `git clone --depth 1 --branch {reference} https://github.com/{repo} .gantry/actions/{}`) or pass `--actions-dir DIR` holding `{}`",
             rel.display(),
-            Path::new(&repo).with_file_name(format!("{}@{reference}", repo.rsplit('/').next().unwrap_or(&repo))).display(),
+            Path::new(&repo)
+                .with_file_name(format!(
+                    "{}@{reference}",
+                    repo.rsplit('/').next().unwrap_or(&repo)
+                ))
+                .display(),
             rel.display()
         ))
     }
 }
 
 fn load(dir: &Path, path: &Path) -> Result<ResolvedAction, String> {
-    let source = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let file = path.to_string_lossy().into_owned();
     let (action, diagnostics) = gantry_syntax::parse_action(&file, &source);
     if let Some(first) = diagnostics.iter().find(|d| d.is_error()) {
@@ -102,15 +116,27 @@ fn load(dir: &Path, path: &Path) -> Result<ResolvedAction, String> {
     }
     let kind = match &action.runs {
         ActionRuns::Composite { steps } => ActionKind::Composite(steps.clone()),
-        ActionRuns::Node { main, pre, post, post_if, .. } => ActionKind::Node {
+        ActionRuns::Node {
+            main,
+            pre,
+            pre_if,
+            post,
+            post_if,
+            ..
+        } => ActionKind::Node {
             main: main.value.clone(),
             pre: pre.as_ref().map(|p| p.value.clone()),
+            pre_if: pre_if.as_ref().map(|v| gantry_expr::to_string(&v.value)),
             post: post.as_ref().map(|p| p.value.clone()),
             post_if: post_if.as_ref().map(|v| gantry_expr::to_string(&v.value)),
         },
         ActionRuns::Docker { .. } => ActionKind::Docker,
     };
-    Ok(ResolvedAction { dir: dir.to_path_buf(), action, kind })
+    Ok(ResolvedAction {
+        dir: dir.to_path_buf(),
+        action,
+        kind,
+    })
 }
 
 #[cfg(test)]
@@ -119,8 +145,14 @@ mod tests {
 
     #[test]
     fn vendored_paths() {
-        assert_eq!(vendored_path("actions/foo@v3"), Some(PathBuf::from("actions/foo@v3")));
-        assert_eq!(vendored_path("o/r/sub/dir@main"), Some(PathBuf::from("o/r@main/sub/dir")));
+        assert_eq!(
+            vendored_path("actions/foo@v3"),
+            Some(PathBuf::from("actions/foo@v3"))
+        );
+        assert_eq!(
+            vendored_path("o/r/sub/dir@main"),
+            Some(PathBuf::from("o/r@main/sub/dir"))
+        );
         assert_eq!(vendored_path("nope"), None);
     }
 

@@ -85,7 +85,10 @@ pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, Strin
         };
         let body = body.strip_prefix("./").unwrap_or(body);
         let ws = workspace.to_string_lossy();
-        let body = body.strip_prefix(ws.as_ref()).map(|b| b.trim_start_matches('/')).unwrap_or(body);
+        let body = body
+            .strip_prefix(ws.as_ref())
+            .map(|b| b.trim_start_matches('/'))
+            .unwrap_or(body);
         let glob = globset::GlobBuilder::new(body)
             .literal_separator(true)
             .build()
@@ -103,13 +106,15 @@ pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, Strin
     let include = include.build().map_err(|e| format!("hashFiles: {e}"))?;
     let exclude = exclude.build().map_err(|e| format!("hashFiles: {e}"))?;
     let mut files = Vec::new();
-    walk(workspace, workspace, &mut files).map_err(|e| format!("hashFiles: cannot read the workspace: {e}"))?;
+    walk(workspace, workspace, &mut files)
+        .map_err(|e| format!("hashFiles: cannot read the workspace: {e}"))?;
     files.sort();
     let mut outer = Sha256::new();
     let mut matched = 0usize;
     for rel in files {
         if include.is_match(&rel) && !exclude.is_match(&rel) {
-            let bytes = std::fs::read(workspace.join(&rel)).map_err(|e| format!("hashFiles: cannot read `{rel}`: {e}"))?;
+            let bytes = std::fs::read(workspace.join(&rel))
+                .map_err(|e| format!("hashFiles: cannot read `{rel}`: {e}"))?;
             outer.update(Sha256::digest(&bytes));
             matched += 1;
         }
@@ -141,15 +146,22 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// A JSON object from string pairs.
 pub fn object<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Value {
-    Value::Object(pairs.into_iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>())
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 #[cfg(test)]
@@ -167,10 +179,17 @@ mod tests {
         assert_eq!(all.len(), 64);
         let root_only = hash_files(dir.path(), &["*.lock".to_string()]).unwrap();
         assert_ne!(all, root_only);
-        let excluded = hash_files(dir.path(), &["**/*.lock".to_string(), "!a/**".to_string()]).unwrap();
+        let excluded =
+            hash_files(dir.path(), &["**/*.lock".to_string(), "!a/**".to_string()]).unwrap();
         assert_eq!(excluded, root_only);
-        assert_eq!(hash_files(dir.path(), &["nothing/*".to_string()]).unwrap(), "");
+        assert_eq!(
+            hash_files(dir.path(), &["nothing/*".to_string()]).unwrap(),
+            ""
+        );
         // Same content, same hash: it is deterministic.
-        assert_eq!(all, hash_files(dir.path(), &["**/*.lock".to_string()]).unwrap());
+        assert_eq!(
+            all,
+            hash_files(dir.path(), &["**/*.lock".to_string()]).unwrap()
+        );
     }
 }

@@ -61,25 +61,74 @@ pub struct Annotation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
     /// A workflow of the plan starts.
-    WorkflowStarted { file: String, name: String },
-    JobStarted { job: JobKey, name: String },
+    WorkflowStarted {
+        file: String,
+        name: String,
+    },
+    JobStarted {
+        job: JobKey,
+        name: String,
+    },
     /// The job did not run: its `if` was false, a need failed, or the run
     /// was cancelled before it started.
-    JobSkipped { job: JobKey, name: String, reason: String },
-    StepStarted { job: JobKey, step: usize, name: String },
+    JobSkipped {
+        job: JobKey,
+        name: String,
+        reason: String,
+    },
+    StepStarted {
+        job: JobKey,
+        step: usize,
+        name: String,
+    },
     /// Masked output of a step: one or more whole lines (a very long line
     /// may arrive in pieces).
-    Output { job: JobKey, text: Vec<u8> },
-    GroupStarted { job: JobKey, title: String },
-    GroupEnded { job: JobKey },
-    Debug { job: JobKey, message: String },
-    Annotation { job: JobKey, annotation: Annotation },
+    Output {
+        job: JobKey,
+        text: Vec<u8>,
+    },
+    GroupStarted {
+        job: JobKey,
+        title: String,
+    },
+    GroupEnded {
+        job: JobKey,
+    },
+    Debug {
+        job: JobKey,
+        message: String,
+    },
+    Annotation {
+        job: JobKey,
+        annotation: Annotation,
+    },
     /// A message from Gantry itself about a job (retry, skipped step, …).
-    Notice { job: JobKey, message: String },
-    StepFinished { job: JobKey, step: usize, name: String, outcome: Outcome, conclusion: Outcome, duration: Duration },
-    JobFinished { job: JobKey, name: String, result: Outcome, duration: Duration, outputs: IndexMap<String, String> },
+    Notice {
+        job: JobKey,
+        message: String,
+    },
+    StepFinished {
+        job: JobKey,
+        step: usize,
+        name: String,
+        outcome: Outcome,
+        conclusion: Outcome,
+        duration: Duration,
+    },
+    JobFinished {
+        job: JobKey,
+        name: String,
+        result: Outcome,
+        duration: Duration,
+        outputs: IndexMap<String, String>,
+    },
     /// The step summary written to `$GITHUB_STEP_SUMMARY` (Markdown).
-    Summary { job: JobKey, markdown: String },
+    Summary {
+        job: JobKey,
+        markdown: String,
+    },
     /// A warning about the run as a whole (missing secret, short secret…).
-    Warning { message: String },
+    Warning {
+        message: String,
+    },
 }

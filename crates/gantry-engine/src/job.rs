@@ -43,7 +43,14 @@ pub(crate) struct JobReport {
 }
 
 pub(crate) fn error_annotation(message: String) -> Annotation {
-    Annotation { level: AnnotationLevel::Error, message, title: None, file: None, line: None, col: None }
+    Annotation {
+        level: AnnotationLevel::Error,
+        message,
+        title: None,
+        file: None,
+        line: None,
+        col: None,
+    }
 }
 
 /// Evaluates a value that may be a bool or an expression string.
@@ -55,7 +62,14 @@ pub(crate) fn eval_bool(value: &Value, eval: &Eval<'_>) -> Result<bool, String> 
 pub(crate) fn eval_number(value: &Value, eval: &Eval<'_>) -> Result<f64, String> {
     let evaluated = gantry_plan::template::evaluate_value(value, eval).map_err(|e| e.message)?;
     let n = gantry_expr::to_number(&evaluated);
-    if n.is_nan() { Err(format!("`{}` is not a number", gantry_expr::to_string(&evaluated))) } else { Ok(n) }
+    if n.is_nan() {
+        Err(format!(
+            "`{}` is not a number",
+            gantry_expr::to_string(&evaluated)
+        ))
+    } else {
+        Ok(n)
+    }
 }
 
 fn eval_string(value: &Value, eval: &Eval<'_>) -> Result<String, String> {
@@ -63,7 +77,11 @@ fn eval_string(value: &Value, eval: &Eval<'_>) -> Result<String, String> {
     Ok(gantry_expr::to_string(&evaluated))
 }
 
-fn eval_map(map: &SMap<SValue>, eval: &Eval<'_>, out: &mut IndexMap<String, String>) -> Result<(), String> {
+fn eval_map(
+    map: &SMap<SValue>,
+    eval: &Eval<'_>,
+    out: &mut IndexMap<String, String>,
+) -> Result<(), String> {
     for (key, (_, value)) in map {
         let text = eval_string(&value.value, eval).map_err(|e| format!("`{key}`: {e}"))?;
         out.insert(key.clone(), text);
@@ -74,7 +92,11 @@ fn eval_map(map: &SMap<SValue>, eval: &Eval<'_>, out: &mut IndexMap<String, Stri
 /// The `runs-on` labels this machine serves with the host executor.
 pub fn host_label(label: &str) -> bool {
     let l = label.to_ascii_lowercase();
-    l.starts_with("ubuntu") || matches!(l.as_str(), "linux" | "self-hosted" | "x64" | "arm64" | "gantry" | "local" | "host")
+    l.starts_with("ubuntu")
+        || matches!(
+            l.as_str(),
+            "linux" | "self-hosted" | "x64" | "arm64" | "gantry" | "local" | "host"
+        )
 }
 
 fn labels(value: &Value) -> Vec<String> {
@@ -87,11 +109,19 @@ fn labels(value: &Value) -> Vec<String> {
 }
 
 /// Runs one instance of a job.
-pub(crate) async fn run_instance(ctx: &JobStartContext, job: &JobPlan, inst: &JobInstance) -> JobReport {
+pub(crate) async fn run_instance(
+    ctx: &JobStartContext,
+    job: &JobPlan,
+    inst: &JobInstance,
+) -> JobReport {
     let shared = &ctx.shared;
     let started = Instant::now();
     let mut contexts = ctx_contexts(ctx, job, inst);
-    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
+    let eval = Eval {
+        contexts: &contexts,
+        status: Status::Success,
+        workspace: None,
+    };
     let ast = &job.job;
 
     // Where does it run?
@@ -103,21 +133,39 @@ pub(crate) async fn run_instance(ctx: &JobStartContext, job: &JobPlan, inst: &Jo
                     let reason = format!(
                         "no runner for `runs-on: {label}` on this machine (Gantry runs Linux jobs on the host; use `ubuntu-latest`, `linux` or `self-hosted`)"
                     );
-                    shared.emit(RunEvent::JobSkipped { job: inst.key.clone(), name: inst.name.clone(), reason });
-                    return JobReport { result: Outcome::Skipped, outputs: IndexMap::new(), continue_on_error: false };
+                    shared.emit(RunEvent::JobSkipped {
+                        job: inst.key.clone(),
+                        name: inst.name.clone(),
+                        reason,
+                    });
+                    return JobReport {
+                        result: Outcome::Skipped,
+                        outputs: IndexMap::new(),
+                        continue_on_error: false,
+                    };
                 }
             }
             Err(e) => return fail_early(ctx, inst, format!("`runs-on`: {}", e.message)),
         }
     }
-    shared.emit(RunEvent::JobStarted { job: inst.key.clone(), name: inst.name.clone() });
+    shared.emit(RunEvent::JobStarted {
+        job: inst.key.clone(),
+        name: inst.name.clone(),
+    });
     if ast.container.is_some() || !ast.services.is_empty() {
-        let what = if ast.container.is_some() { "`container:`" } else { "`services:`" };
+        let what = if ast.container.is_some() {
+            "`container:`"
+        } else {
+            "`services:`"
+        };
         return finish_early(
             ctx,
             inst,
             started,
-            format!("job `{}` uses {what}, which needs the Docker executor; this build runs jobs on the host only", job.id),
+            format!(
+                "job `{}` uses {what}, which needs the Docker executor; this build runs jobs on the host only",
+                job.id
+            ),
         );
     }
     let continue_on_error = match &ast.continue_on_error {
@@ -141,37 +189,84 @@ pub(crate) async fn run_instance(ctx: &JobStartContext, job: &JobPlan, inst: &Jo
         return finish_early(ctx, inst, started, format!("workflow `env` {e}"));
     }
     contexts.env = crate::context::object(job_env.iter());
-    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
+    let eval = Eval {
+        contexts: &contexts,
+        status: Status::Success,
+        workspace: None,
+    };
     if let Err(e) = eval_map(&ast.env, &eval, &mut job_env) {
         return finish_early(ctx, inst, started, format!("job `env` {e}"));
     }
     contexts.env = crate::context::object(job_env.iter());
 
     // Directories.
-    let root = shared.config.run_dir.join("jobs").join(inst.seq.to_string());
-    let repo_name = shared.config.git.repository.rsplit('/').next().unwrap_or("repo").to_string();
+    let root = shared
+        .config
+        .run_dir
+        .join("jobs")
+        .join(inst.seq.to_string());
+    let repo_name = shared
+        .config
+        .git
+        .repository
+        .rsplit('/')
+        .next()
+        .unwrap_or("repo")
+        .to_string();
     let workspace = root.join("work").join(&repo_name);
-    let dirs = JobDirs { temp: root.join("tmp"), files: root.join("files"), workspace };
+    let dirs = JobDirs {
+        temp: root.join("tmp"),
+        files: root.join("files"),
+        workspace,
+    };
     for dir in [&dirs.workspace, &dirs.temp, &dirs.files] {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            return finish_early(ctx, inst, started, format!("cannot create `{}`: {e}", dir.display()));
+            return finish_early(
+                ctx,
+                inst,
+                started,
+                format!("cannot create `{}`: {e}", dir.display()),
+            );
         }
     }
     let event_path = dirs.files.join("event.json");
-    let payload = serde_json::to_vec_pretty(&shared.config.git.payload).unwrap_or_default();
+    let payload = serde_json::to_vec_pretty(&ctx.github["event"]).unwrap_or_default();
     if let Err(e) = std::fs::write(&event_path, payload) {
-        return finish_early(ctx, inst, started, format!("cannot write `{}`: {e}", event_path.display()));
+        return finish_early(
+            ctx,
+            inst,
+            started,
+            format!("cannot write `{}`: {e}", event_path.display()),
+        );
     }
     // The github context for this job.
-    let mut github = shared.github.clone();
+    let mut github = (*ctx.github).clone();
     if let Value::Object(map) = &mut github {
         map.insert("job".into(), Value::String(job.id.clone()));
-        map.insert("workspace".into(), Value::String(dirs.workspace.to_string_lossy().into_owned()));
+        map.insert(
+            "workspace".into(),
+            Value::String(dirs.workspace.to_string_lossy().into_owned()),
+        );
         map.insert("workflow".into(), Value::String(ctx.workflow.name.clone()));
-        map.insert("workflow_ref".into(), Value::String(workflow_ref(shared, &ctx.workflow)));
-        map.insert("event_path".into(), Value::String(event_path.to_string_lossy().into_owned()));
+        map.insert(
+            "workflow_ref".into(),
+            Value::String(workflow_ref(shared, &ctx.workflow)),
+        );
+        map.insert(
+            "event_path".into(),
+            Value::String(event_path.to_string_lossy().into_owned()),
+        );
     }
     contexts.github = Arc::new(github);
+    // `runner.temp` is this job's own temp directory, as `$RUNNER_TEMP` is.
+    let mut runner = (*shared.runner).clone();
+    if let Value::Object(map) = &mut runner {
+        map.insert(
+            "temp".into(),
+            Value::String(dirs.temp.to_string_lossy().into_owned()),
+        );
+    }
+    contexts.runner = Arc::new(runner);
 
     let spec = JobSpec {
         job_name: inst.key.clone(),
@@ -226,8 +321,8 @@ pub(crate) async fn run_instance(ctx: &JobStartContext, job: &JobPlan, inst: &Jo
             .or(ctx.workflow.workflow.defaults.working_directory.as_ref())
             .map(|v| v.value.clone()),
         summary: String::new(),
-        debug: shared.config.secrets.contains_key("ACTIONS_STEP_DEBUG")
-            || shared.config.vars.get("ACTIONS_STEP_DEBUG").is_some_and(gantry_expr::truthy),
+        state: IndexMap::new(),
+        debug: crate::run::step_debug(&shared.config),
     };
     let mut scope = Scope::default();
     let steps: Vec<Step> = ast.steps.clone();
@@ -237,7 +332,11 @@ pub(crate) async fn run_instance(ctx: &JobStartContext, job: &JobPlan, inst: &Jo
     run.run_posts(&mut scope).await;
     timer.abort();
 
-    let mut result = if scope.failed { Outcome::Failure } else { Outcome::Success };
+    let mut result = if scope.failed {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    };
     if cancel.is_cancelled() {
         if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
             run.annotate(error_annotation(format!(
@@ -254,12 +353,18 @@ pub(crate) async fn run_instance(ctx: &JobStartContext, job: &JobPlan, inst: &Jo
 
     // Outputs.
     let mut outputs = IndexMap::new();
-    let eval = Eval { contexts: &run.contexts, status: Status::Success, workspace: Some(&run.dirs.workspace) };
+    let eval = Eval {
+        contexts: &run.contexts,
+        status: Status::Success,
+        workspace: Some(&run.dirs.workspace),
+    };
     for (name, (_, value)) in &ast.outputs {
         match eval_string(&value.value, &eval) {
             Ok(text) => {
                 if run.masker.mask_str(&text) != text {
-                    run.notice(format!("output `{name}` is not passed on because it may contain a secret"));
+                    run.notice(format!(
+                        "output `{name}` is not passed on because it may contain a secret"
+                    ));
                 } else {
                     outputs.insert(name.clone(), text);
                 }
@@ -269,11 +374,16 @@ pub(crate) async fn run_instance(ctx: &JobStartContext, job: &JobPlan, inst: &Jo
     }
     if !run.summary.is_empty() {
         let markdown = run.masker.mask_str(&run.summary);
-        shared.emit(RunEvent::Summary { job: inst.key.clone(), markdown });
+        shared.emit(RunEvent::Summary {
+            job: inst.key.clone(),
+            markdown,
+        });
     }
     let JobRun { runtime, .. } = run;
     if let Err(e) = runtime.finish().await {
-        shared.emit(RunEvent::Warning { message: format!("job `{}`: cleaning up: {e}", inst.key) });
+        shared.emit(RunEvent::Warning {
+            message: format!("job `{}`: cleaning up: {e}", inst.key),
+        });
     }
     shared.emit(RunEvent::JobFinished {
         job: inst.key.clone(),
@@ -282,16 +392,23 @@ pub(crate) async fn run_instance(ctx: &JobStartContext, job: &JobPlan, inst: &Jo
         duration: started.elapsed(),
         outputs: outputs.clone(),
     });
-    JobReport { result, outputs, continue_on_error }
+    JobReport {
+        result,
+        outputs,
+        continue_on_error,
+    }
 }
 
 fn workflow_ref(shared: &Shared, workflow: &WorkflowPlan) -> String {
-    format!("{}/{}@{}", shared.config.git.repository, workflow.file, shared.config.event.git_ref)
+    format!(
+        "{}/{}@{}",
+        shared.config.git.repository, workflow.file, shared.config.event.git_ref
+    )
 }
 
 fn ctx_contexts(ctx: &JobStartContext, _job: &JobPlan, inst: &JobInstance) -> Contexts {
     Contexts {
-        github: Arc::new(ctx.shared.github.clone()),
+        github: ctx.github.clone(),
         vars: ctx.shared.vars.clone(),
         secrets: ctx.secrets.clone(),
         runner: ctx.shared.runner.clone(),
@@ -308,14 +425,25 @@ fn ctx_contexts(ctx: &JobStartContext, _job: &JobPlan, inst: &JobInstance) -> Co
 
 /// Fails a job before it started (no JobStarted was sent yet).
 fn fail_early(ctx: &JobStartContext, inst: &JobInstance, message: String) -> JobReport {
-    ctx.shared.emit(RunEvent::JobStarted { job: inst.key.clone(), name: inst.name.clone() });
+    ctx.shared.emit(RunEvent::JobStarted {
+        job: inst.key.clone(),
+        name: inst.name.clone(),
+    });
     finish_early(ctx, inst, Instant::now(), message)
 }
 
-fn finish_early(ctx: &JobStartContext, inst: &JobInstance, started: Instant, message: String) -> JobReport {
+fn finish_early(
+    ctx: &JobStartContext,
+    inst: &JobInstance,
+    started: Instant,
+    message: String,
+) -> JobReport {
     let shared = &ctx.shared;
     let message = shared.masker.mask_str(&message);
-    shared.emit(RunEvent::Annotation { job: inst.key.clone(), annotation: error_annotation(message) });
+    shared.emit(RunEvent::Annotation {
+        job: inst.key.clone(),
+        annotation: error_annotation(message),
+    });
     shared.emit(RunEvent::JobFinished {
         job: inst.key.clone(),
         name: inst.name.clone(),
@@ -323,11 +451,14 @@ fn finish_early(ctx: &JobStartContext, inst: &JobInstance, started: Instant, mes
         duration: started.elapsed(),
         outputs: IndexMap::new(),
     });
-    JobReport { result: Outcome::Failure, outputs: IndexMap::new(), continue_on_error: false }
+    JobReport {
+        result: Outcome::Failure,
+        outputs: IndexMap::new(),
+        continue_on_error: false,
+    }
 }
 
 struct JobDirs {
-
     workspace: PathBuf,
     temp: PathBuf,
     files: PathBuf,
@@ -350,8 +481,18 @@ struct Scope {
 }
 
 enum PostStep {
-    Builtin { name: String, action: PostAction, inputs: IndexMap<String, String> },
-    Node { name: String, dir: PathBuf, script: String, env: IndexMap<String, String>, condition: Option<String> },
+    Builtin {
+        name: String,
+        action: PostAction,
+        inputs: IndexMap<String, String>,
+    },
+    Node {
+        name: String,
+        dir: PathBuf,
+        script: String,
+        env: IndexMap<String, String>,
+        condition: Option<String>,
+    },
 }
 
 struct JobRun {
@@ -374,6 +515,9 @@ struct JobRun {
     defaults_dir: Option<Value>,
     summary: String,
     debug: bool,
+    /// State saved by the last process (`$GITHUB_STATE`, `::save-state`),
+    /// for a JavaScript action's later scripts as `STATE_<name>`.
+    state: IndexMap<String, String>,
 }
 
 /// How a step ended.
@@ -385,18 +529,30 @@ struct StepEnd {
 impl StepEnd {
     fn failed(message: String, run: &JobRun) -> StepEnd {
         run.annotate(error_annotation(message));
-        StepEnd { outcome: Outcome::Failure, outputs: IndexMap::new() }
+        StepEnd {
+            outcome: Outcome::Failure,
+            outputs: IndexMap::new(),
+        }
     }
 }
 
 impl JobRun {
     fn annotate(&self, annotation: Annotation) {
-        let annotation = Annotation { message: self.masker.mask_str(&annotation.message), ..annotation };
-        self.shared.emit(RunEvent::Annotation { job: self.key.clone(), annotation });
+        let annotation = Annotation {
+            message: self.masker.mask_str(&annotation.message),
+            ..annotation
+        };
+        self.shared.emit(RunEvent::Annotation {
+            job: self.key.clone(),
+            annotation,
+        });
     }
 
     fn notice(&self, message: String) {
-        self.shared.emit(RunEvent::Notice { job: self.key.clone(), message: self.masker.mask_str(&message) });
+        self.shared.emit(RunEvent::Notice {
+            job: self.key.clone(),
+            message: self.masker.mask_str(&message),
+        });
     }
 
     fn status(&self, scope: &Scope) -> Status {
@@ -428,7 +584,10 @@ impl JobRun {
         if let Some(path) = &scope.action_path
             && let Value::Object(map) = Arc::make_mut(&mut contexts.github)
         {
-            map.insert("action_path".into(), Value::String(path.to_string_lossy().into_owned()));
+            map.insert(
+                "action_path".into(),
+                Value::String(path.to_string_lossy().into_owned()),
+            );
         }
         contexts
     }
@@ -446,9 +605,20 @@ impl JobRun {
             let env = self.env_context(scope);
             let contexts = self.scoped_contexts(scope, &env);
             let status = self.status(scope);
-            let eval = Eval { contexts: &contexts, status, workspace: Some(&self.dirs.workspace) };
-            let name = format!("{}{}", scope.label, step_name(step, &eval));
-            let id = step.id.as_ref().map(|i| i.value.clone()).unwrap_or_else(|| format!("__step{step_no}"));
+            let eval = Eval {
+                contexts: &contexts,
+                status,
+                workspace: Some(&self.dirs.workspace),
+            };
+            // A name may be an expression over secrets: it is shown masked.
+            let name = self
+                .masker
+                .mask_str(&format!("{}{}", scope.label, step_name(step, &eval)));
+            let id = step
+                .id
+                .as_ref()
+                .map(|i| i.value.clone())
+                .unwrap_or_else(|| format!("__step{step_no}"));
 
             // Should it run?
             let run_it = match &step.if_ {
@@ -471,9 +641,22 @@ impl JobRun {
             let run_it = match run_it {
                 Ok(run_it) => run_it,
                 Err(message) => {
-                    self.shared.emit(RunEvent::StepStarted { job: self.key.clone(), step: step_no, name: name.clone() });
+                    self.shared.emit(RunEvent::StepStarted {
+                        job: self.key.clone(),
+                        step: step_no,
+                        name: name.clone(),
+                    });
                     self.annotate(error_annotation(format!("step `if`: {message}")));
-                    self.finish_step(scope, &id, step_no, &name, Outcome::Failure, Outcome::Failure, IndexMap::new(), started);
+                    self.finish_step(
+                        scope,
+                        &id,
+                        step_no,
+                        &name,
+                        Outcome::Failure,
+                        Outcome::Failure,
+                        IndexMap::new(),
+                        started,
+                    );
                     return;
                 }
             };
@@ -486,13 +669,24 @@ impl JobRun {
                     conclusion: Outcome::Skipped,
                     duration: Duration::ZERO,
                 });
-                scope.steps.insert(id, json!({"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}));
+                scope.steps.insert(
+                    id,
+                    json!({"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}),
+                );
                 return;
             }
-            self.shared.emit(RunEvent::StepStarted { job: self.key.clone(), step: step_no, name: name.clone() });
+            self.shared.emit(RunEvent::StepStarted {
+                job: self.key.clone(),
+                step: step_no,
+                name: name.clone(),
+            });
             // Steps that run because of always()/cancelled() after a
             // cancellation stop only at the second Ctrl-C.
-            let cancel = if self.cancel.is_cancelled() { self.shared.hard_cancel.clone() } else { self.cancel.clone() };
+            let cancel = if self.cancel.is_cancelled() {
+                self.shared.hard_cancel.clone()
+            } else {
+                self.cancel.clone()
+            };
 
             let continue_on_error = match &step.continue_on_error {
                 Some(v) => match eval_bool(&v.value, &eval) {
@@ -524,17 +718,55 @@ impl JobRun {
                     Err(e) => env_error = Some(format!("step `env.{key}`: {e}")),
                 }
             }
-            let attempts = step.retry.as_ref().map(|r| r.attempts.value.max(1)).unwrap_or(1);
-            let delay = step.retry.as_ref().map(|r| r.delay_seconds.value.max(0.0)).unwrap_or(0.0);
-            drop(eval);
+            let attempts = step
+                .retry
+                .as_ref()
+                .map(|r| r.attempts.value.max(1))
+                .unwrap_or(1);
+            let delay = step
+                .retry
+                .as_ref()
+                .map(|r| r.delay_seconds.value.max(0.0))
+                .unwrap_or(0.0);
+            // The step's own `env` is part of the `env` context of its `run` and `with`.
+            let contexts = Contexts {
+                env: crate::context::object(step_env.iter()),
+                ..contexts
+            };
 
-            let mut end = StepEnd { outcome: Outcome::Failure, outputs: IndexMap::new() };
+            let mut end = StepEnd {
+                outcome: Outcome::Failure,
+                outputs: IndexMap::new(),
+            };
             if let Some(message) = env_error {
                 end = StepEnd::failed(message, self);
             } else {
                 for attempt in 1..=attempts {
-                    end = self.execute(scope, step, step_no, &contexts, status, &step_env, timeout, cancel.clone(), depth).await;
-                    if end.outcome != Outcome::Failure || attempt == attempts || cancel.is_cancelled() {
+                    end = self
+                        .execute(
+                            scope,
+                            step,
+                            step_no,
+                            &contexts,
+                            status,
+                            &step_env,
+                            timeout,
+                            cancel.clone(),
+                            depth,
+                        )
+                        .await;
+                    if attempts > 1 && end.outcome == Outcome::Success && attempt > 1 {
+                        self.notice(format!(
+                            "succeeded on attempt {attempt} of {attempts} (`retry`)"
+                        ));
+                    }
+                    if attempts > 1 && end.outcome == Outcome::Failure && attempt == attempts {
+                        self.notice(format!("failed after {attempts} attempts (`retry`)"));
+                    }
+                    if end.outcome != Outcome::Failure
+                        || attempt == attempts
+                        || cancel.is_cancelled()
+                    {
                         break;
                     }
                     self.notice(format!(
@@ -546,13 +778,30 @@ impl JobRun {
                     }
                 }
             }
-            let outcome = if end.outcome == Outcome::Failure && cancel.is_cancelled() && !self.shared.hard_cancel.is_cancelled() && self.cancel.is_cancelled() {
+            let outcome = if end.outcome == Outcome::Failure
+                && cancel.is_cancelled()
+                && !self.shared.hard_cancel.is_cancelled()
+                && self.cancel.is_cancelled()
+            {
                 Outcome::Cancelled
             } else {
                 end.outcome
             };
-            let conclusion = if outcome == Outcome::Failure && continue_on_error { Outcome::Success } else { outcome };
-            self.finish_step(scope, &id, step_no, &name, outcome, conclusion, end.outputs, started);
+            let conclusion = if outcome == Outcome::Failure && continue_on_error {
+                Outcome::Success
+            } else {
+                outcome
+            };
+            self.finish_step(
+                scope,
+                &id,
+                step_no,
+                &name,
+                outcome,
+                conclusion,
+                end.outputs,
+                started,
+            );
         })
     }
 
@@ -603,7 +852,11 @@ impl JobRun {
         cancel: CancellationToken,
         depth: usize,
     ) -> StepEnd {
-        let eval = Eval { contexts, status, workspace: Some(&self.dirs.workspace) };
+        let eval = Eval {
+            contexts,
+            status,
+            workspace: Some(&self.dirs.workspace),
+        };
         if let Some(run) = &step.run {
             let script = match gantry_expr::parse_template(&run.value)
                 .map_err(|e| e.message)
@@ -612,16 +865,35 @@ impl JobRun {
                 Ok(script) => script,
                 Err(e) => return StepEnd::failed(format!("`run`: {e}"), self),
             };
-            let shell = step.shell.as_ref().map(|s| s.value.clone()).or_else(|| self.defaults_shell.clone());
-            let dir = match step.working_directory.as_ref().map(|v| &v.value).or(self.defaults_dir.as_ref()) {
+            let shell = step
+                .shell
+                .as_ref()
+                .map(|s| s.value.clone())
+                .or_else(|| self.defaults_shell.clone());
+            let dir = match step
+                .working_directory
+                .as_ref()
+                .map(|v| &v.value)
+                .or(self.defaults_dir.as_ref())
+            {
                 Some(v) => match eval_string(v, &eval) {
                     Ok(d) => Some(d),
                     Err(e) => return StepEnd::failed(format!("`working-directory`: {e}"), self),
                 },
                 None => None,
             };
-            drop(eval);
-            return self.run_script(scope, step_no, &script, shell.as_deref(), dir.as_deref(), step_env, timeout, cancel).await;
+            return self
+                .run_script(
+                    scope,
+                    step_no,
+                    &script,
+                    shell.as_deref(),
+                    dir.as_deref(),
+                    step_env,
+                    timeout,
+                    cancel,
+                )
+                .await;
         }
         let Some(uses) = &step.uses else {
             return StepEnd::failed("the step has neither `run` nor `uses`".into(), self);
@@ -632,12 +904,14 @@ impl JobRun {
         if let Err(e) = eval_map(&step.with, &eval, &mut with) {
             return StepEnd::failed(format!("`with` {e}"), self);
         }
-        drop(eval);
         if builtin::is_builtin(&uses) {
             return self.run_builtin(&uses, &with, step_env, cancel).await;
         }
         if depth >= MAX_ACTION_DEPTH {
-            return StepEnd::failed(format!("actions nest deeper than {MAX_ACTION_DEPTH} levels at `{uses}`"), self);
+            return StepEnd::failed(
+                format!("actions nest deeper than {MAX_ACTION_DEPTH} levels at `{uses}`"),
+                self,
+            );
         }
         let resolved = match action::resolve(
             &uses,
@@ -649,20 +923,36 @@ impl JobRun {
             Ok(resolved) => resolved,
             Err(e) => return StepEnd::failed(e, self),
         };
-        self.run_action(scope, step_no, &uses, resolved, with, step_env, timeout, cancel, depth).await
+        self.run_action(
+            scope, step_no, &uses, resolved, with, step_env, timeout, cancel, depth,
+        )
+        .await
     }
 
     /// The full process environment for a step.
-    fn process_env(&self, step_env: &IndexMap<String, String>, files: &StepFiles, action_path: Option<&Path>) -> Vec<(String, String)> {
+    fn process_env(
+        &self,
+        step_env: &IndexMap<String, String>,
+        files: &StepFiles,
+        action_path: Option<&Path>,
+    ) -> Vec<(String, String)> {
         let config = &self.shared.config;
         let github = &self.contexts.github;
-        let g = |k: &str| github.get(k).map(gantry_expr::to_string).unwrap_or_default();
+        let g = |k: &str| {
+            github
+                .get(k)
+                .map(gantry_expr::to_string)
+                .unwrap_or_default()
+        };
         let mut env: IndexMap<String, String> = config.host_env.iter().cloned().collect();
         let fixed: [(&str, String); 36] = [
             ("CI", "true".into()),
             ("GITHUB_ACTIONS", "true".into()),
             ("GANTRY", "true".into()),
-            ("GITHUB_WORKSPACE", self.dirs.workspace.to_string_lossy().into_owned()),
+            (
+                "GITHUB_WORKSPACE",
+                self.dirs.workspace.to_string_lossy().into_owned(),
+            ),
             ("GITHUB_SHA", g("sha")),
             ("GITHUB_REF", g("ref")),
             ("GITHUB_REF_NAME", g("ref_name")),
@@ -689,7 +979,10 @@ impl JobRun {
             ("GITHUB_OUTPUT", files.output.to_string_lossy().into_owned()),
             ("GITHUB_ENV", files.env.to_string_lossy().into_owned()),
             ("GITHUB_PATH", files.path.to_string_lossy().into_owned()),
-            ("GITHUB_STEP_SUMMARY", files.summary.to_string_lossy().into_owned()),
+            (
+                "GITHUB_STEP_SUMMARY",
+                files.summary.to_string_lossy().into_owned(),
+            ),
             ("GITHUB_STATE", files.state.to_string_lossy().into_owned()),
             ("RUNNER_OS", "Linux".into()),
             ("RUNNER_TEMP", self.dirs.temp.to_string_lossy().into_owned()),
@@ -700,11 +993,34 @@ impl JobRun {
             env.insert(k.to_string(), v);
         }
         let runner = &self.contexts.runner;
-        env.insert("RUNNER_ARCH".into(), runner.get("arch").map(gantry_expr::to_string).unwrap_or_default());
-        env.insert("RUNNER_TOOL_CACHE".into(), runner.get("tool_cache").map(gantry_expr::to_string).unwrap_or_default());
-        env.insert("RUNNER_WORKSPACE".into(), self.dirs.workspace.parent().unwrap_or(&self.dirs.workspace).to_string_lossy().into_owned());
+        env.insert(
+            "RUNNER_ARCH".into(),
+            runner
+                .get("arch")
+                .map(gantry_expr::to_string)
+                .unwrap_or_default(),
+        );
+        env.insert(
+            "RUNNER_TOOL_CACHE".into(),
+            runner
+                .get("tool_cache")
+                .map(gantry_expr::to_string)
+                .unwrap_or_default(),
+        );
+        env.insert(
+            "RUNNER_WORKSPACE".into(),
+            self.dirs
+                .workspace
+                .parent()
+                .unwrap_or(&self.dirs.workspace)
+                .to_string_lossy()
+                .into_owned(),
+        );
         if let Some(path) = action_path {
-            env.insert("GITHUB_ACTION_PATH".into(), path.to_string_lossy().into_owned());
+            env.insert(
+                "GITHUB_ACTION_PATH".into(),
+                path.to_string_lossy().into_owned(),
+            );
         }
         if self.debug {
             env.insert("RUNNER_DEBUG".into(), "1".into());
@@ -724,24 +1040,41 @@ impl JobRun {
         env.into_iter().collect()
     }
 
-    fn step_files(&self, step_no: usize) -> std::io::Result<StepFiles> {
+    /// The runner files a step writes to. They are made once per job and
+    /// emptied after each step that wrote to them (creating five files per
+    /// step costs more than the rest of the engine's work for that step).
+    fn step_files(&self, _step_no: usize) -> std::io::Result<StepFiles> {
         let dir = &self.dirs.files;
         let files = StepFiles {
-            output: dir.join(format!("{step_no}_output")),
-            env: dir.join(format!("{step_no}_env")),
-            path: dir.join(format!("{step_no}_path")),
-            summary: dir.join(format!("{step_no}_summary.md")),
-            state: dir.join(format!("{step_no}_state")),
+            output: dir.join("output"),
+            env: dir.join("env"),
+            path: dir.join("path"),
+            summary: dir.join("summary.md"),
+            state: dir.join("state"),
         };
-        for f in [&files.output, &files.env, &files.path, &files.summary, &files.state] {
-            std::fs::write(f, b"")?;
+        for f in [
+            &files.output,
+            &files.env,
+            &files.path,
+            &files.summary,
+            &files.state,
+        ] {
+            if !f.exists() {
+                std::fs::write(f, b"")?;
+            }
         }
         Ok(files)
     }
 
     fn which(&self, program: &str, env: &[(String, String)]) -> bool {
-        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
-        path.split(':').filter(|d| !d.is_empty()).any(|d| Path::new(d).join(program).is_file())
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .any(|d| Path::new(d).join(program).is_file())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -760,9 +1093,15 @@ impl JobRun {
             Ok(f) => f,
             Err(e) => return StepEnd::failed(format!("cannot create the runner files: {e}"), self),
         };
-        let script_path = self.dirs.temp.join(format!("step{step_no}{}", crate::shell::extension(shell)));
+        let script_path = self
+            .dirs
+            .temp
+            .join(format!("step{step_no}{}", crate::shell::extension(shell)));
         if let Err(e) = std::fs::write(&script_path, script) {
-            return StepEnd::failed(format!("cannot write the script `{}`: {e}", script_path.display()), self);
+            return StepEnd::failed(
+                format!("cannot write the script `{}`: {e}", script_path.display()),
+                self,
+            );
         }
         let env = self.process_env(step_env, &files, scope.action_path.as_deref());
         let command = match crate::shell::command(shell, &script_path, &|p| self.which(p, &env)) {
@@ -775,34 +1114,69 @@ impl JobRun {
         };
         if !cwd.is_dir() {
             return StepEnd::failed(
-                format!("working directory `{}` does not exist: create it in an earlier step or fix `working-directory`", cwd.display()),
+                format!(
+                    "working directory `{}` does not exist: create it in an earlier step or fix `working-directory`",
+                    cwd.display()
+                ),
                 self,
             );
         }
-        let spec = ProcessSpec { program: command.program, args: command.args, env, cwd };
+        let spec = ProcessSpec {
+            program: command.program,
+            args: command.args,
+            env,
+            cwd,
+        };
         self.exec(spec, &files, timeout, cancel).await
     }
 
     /// Runs a process and applies its runner files.
-    async fn exec(&mut self, spec: ProcessSpec, files: &StepFiles, timeout: Option<Duration>, cancel: CancellationToken) -> StepEnd {
-        let mut sink = StepSink::new(self.key.clone(), self.shared.events.clone(), self.masker.clone(), self.debug);
+    async fn exec(
+        &mut self,
+        spec: ProcessSpec,
+        files: &StepFiles,
+        timeout: Option<Duration>,
+        cancel: CancellationToken,
+    ) -> StepEnd {
+        let env_true = |name: &str| {
+            spec.env
+                .iter()
+                .any(|(k, v)| k == name && v.trim().eq_ignore_ascii_case("true"))
+        };
+        let mut sink = StepSink::new(
+            self.key.clone(),
+            self.shared.events.clone(),
+            self.masker.clone(),
+            self.debug,
+        )
+        .allow_unsecure_commands(env_true(crate::commands::ALLOW_UNSECURE_COMMANDS))
+        .allow_unsecure_stop_commands(env_true(crate::commands::ALLOW_UNSECURE_STOP_COMMANDS));
         let program = spec.program.clone();
-        let exit = self.runtime.exec(spec, &mut sink, ExecLimits { timeout, cancel }).await;
+        let exit = self
+            .runtime
+            .exec(spec, &mut sink, ExecLimits { timeout, cancel })
+            .await;
         sink.finish();
         self.masker = sink.masker().clone();
         let effects = std::mem::take(&mut sink.effects);
         let mut outcome = match exit {
             Ok(Exit::Code(0)) => Outcome::Success,
             Ok(Exit::Code(code)) => {
-                self.annotate(error_annotation(format!("Process completed with exit code {code}.")));
+                self.annotate(error_annotation(format!(
+                    "Process completed with exit code {code}."
+                )));
                 Outcome::Failure
             }
             Ok(Exit::Signal(signal)) => {
-                self.annotate(error_annotation(format!("`{program}` was killed by signal {signal}")));
+                self.annotate(error_annotation(format!(
+                    "`{program}` was killed by signal {signal}"
+                )));
                 Outcome::Failure
             }
             Ok(Exit::TimedOut) => {
-                self.annotate(error_annotation("the step ran longer than its `timeout-minutes` and was stopped".into()));
+                self.annotate(error_annotation(
+                    "the step ran longer than its `timeout-minutes` and was stopped".into(),
+                ));
                 Outcome::Failure
             }
             Ok(Exit::Cancelled) => Outcome::Cancelled,
@@ -812,12 +1186,20 @@ impl JobRun {
             }
         };
         let mut outputs = effects.outputs;
+        self.state = effects.state;
+        // `set-env` / `add-path`, allowed by ACTIONS_ALLOW_UNSECURE_COMMANDS.
+        self.file_env.extend(effects.env);
+        self.path_extra.extend(effects.path);
         match self.apply_files(files) {
             Ok(file_outputs) => outputs.extend(file_outputs),
             Err(e) => {
                 self.annotate(error_annotation(e));
                 outcome = Outcome::Failure;
             }
+        }
+        // A refused or invalid workflow command (already reported) fails the step, as on GitHub.
+        if effects.failed {
+            outcome = Outcome::Failure;
         }
         if outcome == Outcome::Cancelled {
             outcome = Outcome::Failure;
@@ -827,27 +1209,47 @@ impl JobRun {
 
     /// Reads `$GITHUB_OUTPUT`, `$GITHUB_ENV`, `$GITHUB_PATH` and the summary.
     fn apply_files(&mut self, files: &StepFiles) -> Result<IndexMap<String, String>, String> {
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        // Read each file and empty it for the next step.
+        let read = |p: &Path| {
+            let content = std::fs::read_to_string(p).unwrap_or_default();
+            if !content.is_empty() {
+                let _ = std::fs::write(p, b"");
+            }
+            content
+        };
         let mut outputs = IndexMap::new();
         let content = read(&files.output);
         if !content.is_empty() {
-            let pairs = crate::commands::parse_env_file(&content).map_err(|e| format!("$GITHUB_OUTPUT: {e}"))?;
+            let pairs = crate::commands::parse_env_file(&content)
+                .map_err(|e| format!("$GITHUB_OUTPUT: {e}"))?;
             outputs.extend(pairs);
         }
         let content = read(&files.env);
         if !content.is_empty() {
-            let pairs = crate::commands::parse_env_file(&content).map_err(|e| format!("$GITHUB_ENV: {e}"))?;
+            let pairs = crate::commands::parse_env_file(&content)
+                .map_err(|e| format!("$GITHUB_ENV: {e}"))?;
             for (k, v) in pairs {
-                if matches!(k.as_str(), "NODE_OPTIONS") || k.starts_with("GITHUB_") && k != "GITHUB_TOKEN" {
-                    self.notice(format!("$GITHUB_ENV: `{k}` cannot be overridden and was ignored"));
+                if matches!(k.as_str(), "NODE_OPTIONS")
+                    || k.starts_with("GITHUB_") && k != "GITHUB_TOKEN"
+                {
+                    self.notice(format!(
+                        "$GITHUB_ENV: `{k}` cannot be overridden and was ignored"
+                    ));
                     continue;
                 }
                 self.file_env.insert(k, v);
             }
         }
+        let content = read(&files.state);
+        if !content.is_empty() {
+            let pairs = crate::commands::parse_env_file(&content)
+                .map_err(|e| format!("$GITHUB_STATE: {e}"))?;
+            self.state.extend(pairs);
+        }
         let content = read(&files.path);
         if !content.is_empty() {
-            self.path_extra.extend(crate::commands::parse_path_file(&content));
+            self.path_extra
+                .extend(crate::commands::parse_path_file(&content));
         }
         let content = read(&files.summary);
         if !content.trim().is_empty() {
@@ -861,7 +1263,9 @@ impl JobRun {
 
     fn builtin_ctx_env(&self, step_env: &IndexMap<String, String>) -> IndexMap<String, String> {
         let files = StepFiles::none();
-        self.process_env(step_env, &files, None).into_iter().collect()
+        self.process_env(step_env, &files, None)
+            .into_iter()
+            .collect()
     }
 
     async fn run_builtin(
@@ -897,9 +1301,16 @@ impl JobRun {
                 }
                 self.file_env.extend(done.set_env);
                 if let Some(post) = done.post {
-                    self.posts.push(PostStep::Builtin { name: format!("Post {uses}"), action: post, inputs: with.clone() });
+                    self.posts.push(PostStep::Builtin {
+                        name: format!("Post {uses}"),
+                        action: post,
+                        inputs: with.clone(),
+                    });
                 }
-                StepEnd { outcome: Outcome::Success, outputs: done.outputs }
+                StepEnd {
+                    outcome: Outcome::Success,
+                    outputs: done.outputs,
+                }
             }
             Some(Err(message)) => StepEnd::failed(format!("{uses}: {message}"), self),
             None => StepEnd::failed(format!("`{uses}` is not a built-in action"), self),
@@ -916,7 +1327,10 @@ impl JobRun {
             text.push('\n');
         }
         let text = self.masker.mask_str(&text).into_bytes();
-        self.shared.emit(RunEvent::Output { job: self.key.clone(), text });
+        self.shared.emit(RunEvent::Output {
+            job: self.key.clone(),
+            text,
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -936,21 +1350,36 @@ impl JobRun {
         // Inputs: given values, then defaults (which may be expressions).
         let mut inputs = Map::new();
         for (name, (_, def)) in &action.inputs {
-            let given = with.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+            let given = with
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone());
             let value = match given {
                 Some(v) => v,
                 None => match &def.default {
                     Some(default) => {
                         let env = self.env_context(scope);
                         let contexts = self.scoped_contexts(scope, &env);
-                        let eval = Eval { contexts: &contexts, status: Status::Success, workspace: Some(&self.dirs.workspace) };
+                        let eval = Eval {
+                            contexts: &contexts,
+                            status: Status::Success,
+                            workspace: Some(&self.dirs.workspace),
+                        };
                         match eval_string(&default.value, &eval) {
                             Ok(v) => v,
-                            Err(e) => return StepEnd::failed(format!("{uses}: input `{name}` default: {e}"), self),
+                            Err(e) => {
+                                return StepEnd::failed(
+                                    format!("{uses}: input `{name}` default: {e}"),
+                                    self,
+                                );
+                            }
                         }
                     }
                     None if def.required => {
-                        return StepEnd::failed(format!("{uses}: input `{name}` is required: add it under `with:`"), self);
+                        return StepEnd::failed(
+                            format!("{uses}: input `{name}` is required: add it under `with:`"),
+                            self,
+                        );
                     }
                     None => String::new(),
                 },
@@ -959,7 +1388,15 @@ impl JobRun {
         }
         for (name, value) in &with {
             if !action.inputs.keys().any(|k| k.eq_ignore_ascii_case(name)) {
-                self.notice(format!("{uses}: unexpected input `{name}` (the action declares: {})", action.inputs.keys().cloned().collect::<Vec<_>>().join(", ")));
+                let declared = if action.inputs.is_empty() {
+                    "the action declares no inputs".to_string()
+                } else {
+                    format!(
+                        "the action declares: {}",
+                        action.inputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                };
+                self.notice(format!("{uses}: unexpected input `{name}` ({declared})"));
                 inputs.insert(name.clone(), Value::String(value.clone()));
             }
         }
@@ -971,7 +1408,11 @@ impl JobRun {
                     inputs: Some(Arc::new(Value::Object(inputs))),
                     action_path: Some(resolved.dir.clone()),
                     env: step_env.clone(),
-                    label: format!("{}{} › ", scope.label, action.name.clone().unwrap_or_else(|| uses.to_string())),
+                    label: format!(
+                        "{}{} › ",
+                        scope.label,
+                        action.name.clone().unwrap_or_else(|| uses.to_string())
+                    ),
                 };
                 let steps = steps.clone();
                 for step in &steps {
@@ -981,32 +1422,92 @@ impl JobRun {
                 let mut outputs = IndexMap::new();
                 let env = self.env_context(&inner);
                 let contexts = self.scoped_contexts(&inner, &env);
-                let eval = Eval { contexts: &contexts, status: Status::Success, workspace: Some(&self.dirs.workspace) };
+                let eval = Eval {
+                    contexts: &contexts,
+                    status: Status::Success,
+                    workspace: Some(&self.dirs.workspace),
+                };
                 for (name, (_, output)) in &action.outputs {
                     if let Some(value) = &output.value {
                         match eval_string(&value.value, &eval) {
                             Ok(v) => {
                                 outputs.insert(name.clone(), v);
                             }
-                            Err(e) => self.annotate(error_annotation(format!("{uses}: output `{name}`: {e}"))),
+                            Err(e) => self.annotate(error_annotation(format!(
+                                "{uses}: output `{name}`: {e}"
+                            ))),
                         }
                     }
                 }
-                let outcome = if inner.failed { Outcome::Failure } else { Outcome::Success };
+                let outcome = if inner.failed {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                };
                 StepEnd { outcome, outputs }
             }
-            ActionKind::Node { main, pre, post, post_if } => {
+            ActionKind::Node {
+                main,
+                pre,
+                pre_if,
+                post,
+                post_if,
+            } => {
                 let mut env = step_env.clone();
                 for (name, value) in &inputs {
                     env.insert(input_env_name(name), gantry_expr::to_string(value));
                 }
-                if let Some(pre) = pre {
-                    let end = self.run_node(step_no, &resolved.dir, pre, &env, timeout, cancel.clone()).await;
+                // State saved by `pre` reaches `main`, and both reach `post`.
+                let mut state = IndexMap::new();
+                let with_state =
+                    |env: &IndexMap<String, String>, state: &IndexMap<String, String>| {
+                        let mut env = env.clone();
+                        env.extend(state.iter().map(|(k, v)| (format!("STATE_{k}"), v.clone())));
+                        env
+                    };
+                // `pre-if` (default `always()`) sees the job's status.
+                let run_pre = match pre_if {
+                    None => true,
+                    Some(condition) => {
+                        let envc = self.env_context(scope);
+                        let contexts = self.scoped_contexts(scope, &envc);
+                        let eval = Eval {
+                            contexts: &contexts,
+                            status: self.status(scope),
+                            workspace: Some(&self.dirs.workspace),
+                        };
+                        let result = gantry_expr::parse_condition(condition)
+                            .map_err(|e| e.message)
+                            .and_then(|c| c.evaluate(&eval).map_err(|e| e.message));
+                        match result {
+                            Ok(b) => b,
+                            Err(e) => {
+                                return StepEnd::failed(format!("{uses}: `pre-if`: {e}"), self);
+                            }
+                        }
+                    }
+                };
+                if let Some(pre) = pre.as_ref().filter(|_| run_pre) {
+                    let end = self
+                        .run_node(step_no, &resolved.dir, pre, &env, timeout, cancel.clone())
+                        .await;
+                    state.extend(std::mem::take(&mut self.state));
                     if end.outcome != Outcome::Success {
                         return end;
                     }
                 }
-                let end = self.run_node(step_no, &resolved.dir, main, &env, timeout, cancel).await;
+                let end = self
+                    .run_node(
+                        step_no,
+                        &resolved.dir,
+                        main,
+                        &with_state(&env, &state),
+                        timeout,
+                        cancel,
+                    )
+                    .await;
+                state.extend(std::mem::take(&mut self.state));
+                let env = with_state(&env, &state);
                 if let Some(post) = post {
                     self.posts.push(PostStep::Node {
                         name: format!("Post {uses}"),
@@ -1019,7 +1520,9 @@ impl JobRun {
                 end
             }
             ActionKind::Docker => StepEnd::failed(
-                format!("{uses} is a Docker container action, which needs the Docker executor; this build runs actions on the host only"),
+                format!(
+                    "{uses} is a Docker container action, which needs the Docker executor; this build runs actions on the host only"
+                ),
                 self,
             ),
         }
@@ -1040,7 +1543,10 @@ impl JobRun {
         };
         let env = self.process_env(step_env, &files, Some(dir));
         if !self.which("node", &env) {
-            return StepEnd::failed("this is a JavaScript action and `node` is not installed: install Node.js".into(), self);
+            return StepEnd::failed(
+                "this is a JavaScript action and `node` is not installed: install Node.js".into(),
+                self,
+            );
         }
         let spec = ProcessSpec {
             program: "node".into(),
@@ -1059,12 +1565,20 @@ impl JobRun {
             self.step_no += 1;
             let started = Instant::now();
             match post {
-                PostStep::Builtin { name, action, inputs } => {
+                PostStep::Builtin {
+                    name,
+                    action,
+                    inputs,
+                } => {
                     // Like actions/cache's post: only when the job succeeded.
                     if scope.failed || self.cancel.is_cancelled() {
                         continue;
                     }
-                    self.shared.emit(RunEvent::StepStarted { job: self.key.clone(), step: step_no, name: name.clone() });
+                    self.shared.emit(RunEvent::StepStarted {
+                        job: self.key.clone(),
+                        step: step_no,
+                        name: name.clone(),
+                    });
                     let env = self.builtin_ctx_env(&IndexMap::new());
                     let mut lines = Vec::new();
                     let result = {
@@ -1101,23 +1615,42 @@ impl JobRun {
                         duration: started.elapsed(),
                     });
                 }
-                PostStep::Node { name, dir, script, env, condition } => {
+                PostStep::Node {
+                    name,
+                    dir,
+                    script,
+                    env,
+                    condition,
+                } => {
                     let status = self.status(scope);
                     let run_it = match condition {
                         None => true,
                         Some(c) => {
                             let envc = self.env_context(scope);
                             let contexts = self.scoped_contexts(scope, &envc);
-                            let eval = Eval { contexts: &contexts, status, workspace: Some(&self.dirs.workspace) };
-                            gantry_expr::parse_condition(&c).ok().and_then(|c| c.evaluate(&eval).ok()).unwrap_or(false)
+                            let eval = Eval {
+                                contexts: &contexts,
+                                status,
+                                workspace: Some(&self.dirs.workspace),
+                            };
+                            gantry_expr::parse_condition(&c)
+                                .ok()
+                                .and_then(|c| c.evaluate(&eval).ok())
+                                .unwrap_or(false)
                         }
                     };
                     if !run_it {
                         continue;
                     }
-                    self.shared.emit(RunEvent::StepStarted { job: self.key.clone(), step: step_no, name: name.clone() });
+                    self.shared.emit(RunEvent::StepStarted {
+                        job: self.key.clone(),
+                        step: step_no,
+                        name: name.clone(),
+                    });
                     let cancel = self.shared.hard_cancel.clone();
-                    let end = self.run_node(step_no, &dir, &script, &env, None, cancel).await;
+                    let end = self
+                        .run_node(step_no, &dir, &script, &env, None, cancel)
+                        .await;
                     if end.outcome == Outcome::Failure {
                         scope.failed = true;
                     }
@@ -1141,13 +1674,18 @@ fn input_env_name(name: &str) -> String {
 }
 
 fn step_name(step: &Step, eval: &Eval<'_>) -> String {
-    if let Some(name) = &step.name {
-        if let Ok(text) = eval_string(&name.value, eval) {
-            return text;
-        }
+    if let Some(name) = &step.name
+        && let Ok(text) = eval_string(&name.value, eval)
+    {
+        return text;
     }
     if let Some(run) = &step.run {
-        let first = run.value.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        let first = run
+            .value
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
         return format!("Run {first}");
     }
     match &step.uses {
@@ -1176,30 +1714,60 @@ impl StepFiles {
     }
 }
 
+/// One matrix instance of a reusable-workflow call job.
+pub(crate) struct CallInstance {
+    /// `call (a, 1)`: the job key prefix of the called jobs.
+    pub name: String,
+    pub matrix: Arc<Value>,
+    pub strategy: Arc<Value>,
+}
+
 /// Runs a reusable-workflow call job: types its inputs, passes its secrets,
 /// runs the called workflow's jobs and maps its outputs.
 pub(crate) async fn run_call(
     ctx: &JobStartContext,
     job: &JobPlan,
     called: &WorkflowPlan,
+    instance: Option<&CallInstance>,
 ) -> (Outcome, IndexMap<String, String>) {
     let shared = &ctx.shared;
-    let key = format!("{}{}", ctx.prefix, job.id);
-    let name = crate::run::display_name(&job.job, &job.id);
+    let (key, name) = match instance {
+        Some(i) => (format!("{}{}", ctx.prefix, i.name), i.name.clone()),
+        None => (
+            format!("{}{}", ctx.prefix, job.id),
+            crate::run::display_name(&job.job, &job.id),
+        ),
+    };
     let started = Instant::now();
     let contexts = Contexts {
-        github: Arc::new(shared.github.clone()),
+        github: ctx.github.clone(),
         vars: shared.vars.clone(),
         secrets: ctx.secrets.clone(),
         runner: shared.runner.clone(),
         inputs: ctx.inputs.clone(),
         needs: ctx.needs.clone(),
+        matrix: instance
+            .map(|i| i.matrix.clone())
+            .unwrap_or_else(|| Arc::new(json!({}))),
+        strategy: instance
+            .map(|i| i.strategy.clone())
+            .unwrap_or_else(|| Arc::new(json!({}))),
         ..Contexts::default()
     };
-    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
+    let eval = Eval {
+        contexts: &contexts,
+        status: Status::Success,
+        workspace: None,
+    };
     let fail = |message: String| {
-        shared.emit(RunEvent::JobStarted { job: key.clone(), name: name.clone() });
-        shared.emit(RunEvent::Annotation { job: key.clone(), annotation: error_annotation(shared.masker.mask_str(&message)) });
+        shared.emit(RunEvent::JobStarted {
+            job: key.clone(),
+            name: name.clone(),
+        });
+        shared.emit(RunEvent::Annotation {
+            job: key.clone(),
+            annotation: error_annotation(shared.masker.mask_str(&message)),
+        });
         shared.emit(RunEvent::JobFinished {
             job: key.clone(),
             name: name.clone(),
@@ -1207,7 +1775,14 @@ pub(crate) async fn run_call(
             duration: started.elapsed(),
             outputs: IndexMap::new(),
         });
-        record(shared, &ctx.workflow, key.clone(), name.clone(), Outcome::Failure, started.elapsed());
+        record(
+            shared,
+            &ctx.workflow,
+            key.clone(),
+            name.clone(),
+            Outcome::Failure,
+            started.elapsed(),
+        );
         (Outcome::Failure, IndexMap::new())
     };
     let mut given: IndexMap<String, Value> = IndexMap::new();
@@ -1222,9 +1797,45 @@ pub(crate) async fn run_call(
     let Some(call) = &called.workflow.on.workflow_call else {
         return fail(format!("`{}` has no `on: workflow_call`", called.file));
     };
+    // Defaults may be expressions (over `github`, `vars`): evaluate them here.
+    for (input, (_, def)) in &call.inputs {
+        if given.contains_key(input) {
+            continue;
+        }
+        if let Some(default) = &def.default
+            && matches!(&default.value, Value::String(s) if s.contains("${{"))
+        {
+            match gantry_plan::template::evaluate_value(&default.value, &eval) {
+                Ok(value) => {
+                    given.insert(input.clone(), value);
+                }
+                Err(e) => {
+                    return fail(format!(
+                        "calling `{}`: input `{input}` default: {}",
+                        called.file, e.message
+                    ));
+                }
+            }
+        }
+    }
     let inputs = match gantry_plan::inputs::resolve(&call.inputs, &given) {
         Ok(inputs) => inputs,
-        Err(errors) => return fail(format!("calling `{}`: {}", called.file, errors.join("; "))),
+        Err(errors) => {
+            // `resolve` speaks of `--input` (dispatch); a call passes inputs under `with:`.
+            let errors: Vec<String> = errors
+                .iter()
+                .map(
+                    |e| match e.split_once(" is required: pass it with --input") {
+                        Some((head, _)) => format!(
+                            "{head} is required: pass it under `with:` in job `{}`",
+                            job.id
+                        ),
+                        None => e.clone(),
+                    },
+                )
+                .collect();
+            return fail(format!("calling `{}`: {}", called.file, errors.join("; ")));
+        }
     };
     let secrets = match &job.job.secrets {
         Some(gantry_syntax::ast::CallSecrets::Inherit(_)) => (*ctx.secrets).clone(),
@@ -1243,11 +1854,17 @@ pub(crate) async fn run_call(
         None => json!({}),
     };
     for (name, (_, def)) in &call.secrets {
-        if def.required && secrets.get(name).is_none_or(|v| v.as_str().is_some_and(str::is_empty)) {
-            return fail(format!("calling `{}`: secret `{name}` is required: pass it under `secrets:` or use `secrets: inherit`", called.file));
+        if def.required
+            && secrets
+                .get(name)
+                .is_none_or(|v| v.as_str().is_some_and(str::is_empty))
+        {
+            return fail(format!(
+                "calling `{}`: secret `{name}` is required: pass it under `secrets:` or use `secrets: inherit`",
+                called.file
+            ));
         }
     }
-    drop(eval);
     let outcome = run_workflow(
         shared.clone(),
         Arc::new(called.clone()),
@@ -1271,13 +1888,20 @@ pub(crate) async fn run_call(
         jobs: Value::Object(jobs_ctx),
         ..Contexts::default()
     };
-    let eval = Eval { contexts: &out_contexts, status: Status::Success, workspace: None };
+    let eval = Eval {
+        contexts: &out_contexts,
+        status: Status::Success,
+        workspace: None,
+    };
     let mut outputs = IndexMap::new();
     for (name, (_, output)) in &call.outputs {
         if let Ok(text) = eval_string(&output.value.value, &eval) {
             outputs.insert(name.clone(), text);
         }
     }
-    let result = outcome.jobs.values().fold(Outcome::Success, |acc, (r, _)| worse(acc, *r));
+    let result = outcome
+        .jobs
+        .values()
+        .fold(Outcome::Success, |acc, (r, _)| worse(acc, *r));
     (result, outputs)
 }

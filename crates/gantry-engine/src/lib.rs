@@ -1,12 +1,12 @@
 //! Runs a Plan: scheduler, step runner, runner files, workflow commands, masking.
 
+pub mod action;
 pub mod builtin;
 pub mod commands;
-pub mod mask;
-pub mod action;
 pub mod context;
 pub mod event;
 mod job;
+pub mod mask;
 pub mod output;
 pub mod run;
 pub mod shell;

@@ -28,6 +28,10 @@ pub struct StepEffects {
     pub outputs: IndexMap<String, String>,
     /// Deprecated `::save-state name=…::` values.
     pub state: IndexMap<String, String>,
+    /// `::set-env name=…::` values, when unsecure commands are allowed.
+    pub env: IndexMap<String, String>,
+    /// `::add-path::` directories, when unsecure commands are allowed.
+    pub path: Vec<String>,
     /// Number of `::error::` annotations (for the summary).
     pub errors: usize,
     /// Commands that fail the step (refused or invalid), already reported.
@@ -52,11 +56,20 @@ pub struct StepSink {
     /// Whether output echoes commands (`::echo::on`).
     echo: bool,
     debug: bool,
+    /// Whether `set-env` and `add-path` are allowed (`ACTIONS_ALLOW_UNSECURE_COMMANDS`).
+    allow_unsecure: bool,
+    /// Commands already warned about as deprecated in this step.
+    deprecation_warned: Vec<&'static str>,
     pub effects: StepEffects,
 }
 
 impl StepSink {
-    pub fn new(job: JobKey, events: UnboundedSender<RunEvent>, masker: Masker, debug: bool) -> StepSink {
+    pub fn new(
+        job: JobKey,
+        events: UnboundedSender<RunEvent>,
+        masker: Masker,
+        debug: bool,
+    ) -> StepSink {
         StepSink {
             job,
             events,
@@ -69,7 +82,41 @@ impl StepSink {
             pending: Vec::with_capacity(FLUSH_AT * 2),
             echo: false,
             debug,
+            allow_unsecure: false,
+            deprecation_warned: Vec::new(),
             effects: StepEffects::default(),
+        }
+    }
+
+    /// Carries out `set-env` and `add-path` instead of refusing them
+    /// (the step's `ACTIONS_ALLOW_UNSECURE_COMMANDS` is `true`).
+    pub fn allow_unsecure_commands(mut self, allow: bool) -> StepSink {
+        self.allow_unsecure = allow;
+        self
+    }
+
+    /// Accepts unsafe `stop-commands` tokens (the step's
+    /// `ACTIONS_ALLOW_UNSECURE_STOP_COMMANDS` is `true`).
+    pub fn allow_unsecure_stop_commands(mut self, allow: bool) -> StepSink {
+        self.commands = std::mem::take(&mut self.commands).allow_unsecure_stop_tokens(allow);
+        self
+    }
+
+    /// Warns once per step that a command is deprecated (as GitHub does).
+    fn deprecated(&mut self, name: &'static str) {
+        if !self.deprecation_warned.contains(&name) {
+            self.deprecation_warned.push(name);
+            self.emit(RunEvent::Annotation {
+                job: self.job.clone(),
+                annotation: Annotation {
+                    level: AnnotationLevel::Warning,
+                    message: crate::commands::deprecated_message(name),
+                    title: None,
+                    file: None,
+                    line: None,
+                    col: None,
+                },
+            });
         }
     }
 
@@ -106,7 +153,10 @@ impl StepSink {
     fn send_pending(&mut self) {
         if !self.pending.is_empty() {
             let text = std::mem::replace(&mut self.pending, Vec::with_capacity(FLUSH_AT * 2));
-            let _ = self.events.send(RunEvent::Output { job: self.job.clone(), text });
+            let _ = self.events.send(RunEvent::Output {
+                job: self.job.clone(),
+                text,
+            });
         }
     }
 
@@ -128,7 +178,10 @@ impl StepSink {
                 self.text(&bytes);
             }
             LineKind::Command(command) => {
-                if matches!(command, Command::StopCommands(_) | Command::ResumeCommands(_)) {
+                if matches!(
+                    command,
+                    Command::StopCommands(_) | Command::ResumeCommands(_)
+                ) {
                     let mut bytes = raw.to_vec();
                     bytes.push(b'\n');
                     self.text(&bytes);
@@ -153,10 +206,19 @@ impl StepSink {
             }
             Command::Group(title) => {
                 let title = self.masker.mask_str(&title);
-                self.emit(RunEvent::GroupStarted { job: self.job.clone(), title });
+                self.emit(RunEvent::GroupStarted {
+                    job: self.job.clone(),
+                    title,
+                });
             }
-            Command::EndGroup => self.emit(RunEvent::GroupEnded { job: self.job.clone() }),
-            Command::Annotation { level, message, properties } => {
+            Command::EndGroup => self.emit(RunEvent::GroupEnded {
+                job: self.job.clone(),
+            }),
+            Command::Annotation {
+                level,
+                message,
+                properties,
+            } => {
                 let level = match level {
                     crate::commands::Level::Error => AnnotationLevel::Error,
                     crate::commands::Level::Warning => AnnotationLevel::Warning,
@@ -169,23 +231,31 @@ impl StepSink {
                     level,
                     message: self.masker.mask_str(&message),
                     title: properties.title.as_deref().map(|t| self.masker.mask_str(t)),
-                    file: properties.file,
+                    file: properties.file.as_deref().map(|f| self.masker.mask_str(f)),
                     line: properties.line,
                     col: properties.col,
                 };
-                self.emit(RunEvent::Annotation { job: self.job.clone(), annotation });
+                self.emit(RunEvent::Annotation {
+                    job: self.job.clone(),
+                    annotation,
+                });
             }
             Command::Debug(message) => {
                 if self.debug {
                     let message = self.masker.mask_str(&message);
-                    self.emit(RunEvent::Debug { job: self.job.clone(), message });
+                    self.emit(RunEvent::Debug {
+                        job: self.job.clone(),
+                        message,
+                    });
                 }
             }
             Command::Echo(on) => self.echo = on,
             Command::SetOutput { name, value } => {
+                self.deprecated("set-output");
                 self.effects.outputs.insert(name, value);
             }
             Command::SaveState { name, value } => {
+                self.deprecated("save-state");
                 self.effects.state.insert(name, value);
             }
             Command::StopCommands(_) | Command::ResumeCommands(_) => {
@@ -193,6 +263,10 @@ impl StepSink {
                 let _ = self;
             }
             Command::Matcher => {}
+            Command::SetEnv { name, value } if self.allow_unsecure => {
+                self.effects.env.insert(name, value);
+            }
+            Command::AddPath(dir) if self.allow_unsecure => self.effects.path.push(dir),
             Command::SetEnv { .. } | Command::AddPath(_) => {
                 let message = crate::commands::unsecure_command_message(command.name());
                 self.fail(message);
@@ -206,7 +280,14 @@ impl StepSink {
     fn fail(&mut self, message: String) {
         self.emit(RunEvent::Annotation {
             job: self.job.clone(),
-            annotation: Annotation { level: AnnotationLevel::Error, message, title: None, file: None, line: None, col: None },
+            annotation: Annotation {
+                level: AnnotationLevel::Error,
+                message,
+                title: None,
+                file: None,
+                line: None,
+                col: None,
+            },
         });
         self.effects.errors += 1;
         self.effects.failed = true;
@@ -222,7 +303,8 @@ impl OutputSink for StepSink {
                 let take = newline.map(|i| i + 1).unwrap_or(bytes.len());
                 self.command_line.extend_from_slice(&bytes[..take]);
                 bytes = &bytes[take..];
-                let is_candidate = self.command_line.len() < 2 || self.command_line.starts_with(b"::");
+                let is_candidate =
+                    self.command_line.len() < 2 || self.command_line.starts_with(b"::");
                 if !is_candidate || self.command_line.len() > MAX_COMMAND_LINE {
                     // Plain text: pass it on.
                     let line = std::mem::take(&mut self.command_line);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use gantry_executor::Executor;
 use gantry_expr::Status;
 use gantry_plan::matrix::{self, Combination};
-use gantry_plan::{Event, JobPlan, MatrixPlan, Plan, WorkflowPlan};
+use gantry_plan::{Event, EventKind, JobPlan, MatrixPlan, Plan, WorkflowPlan};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
@@ -131,7 +131,7 @@ pub async fn run(
         "arch": runner_arch(),
         "temp": runner_temp.to_string_lossy(),
         "tool_cache": config.run_dir.join("tool-cache").to_string_lossy(),
-        "debug": "",
+        "debug": if step_debug(&config) { "1" } else { "" },
         "environment": "self-hosted",
     });
     let shared = Arc::new(Shared {
@@ -153,10 +153,20 @@ pub async fn run(
         let shared = shared.clone();
         let workflow = workflow.clone();
         set.spawn(async move {
-            shared.emit(RunEvent::WorkflowStarted { file: workflow.file.clone(), name: workflow.name.clone() });
+            shared.emit(RunEvent::WorkflowStarted {
+                file: workflow.file.clone(),
+                name: workflow.name.clone(),
+            });
             let secrets = secrets_context(&shared.config.secrets);
             let inputs = Value::Object(workflow.inputs.clone());
-            run_workflow(shared.clone(), Arc::new(workflow), Arc::new(inputs), Arc::new(secrets), String::new()).await
+            run_workflow(
+                shared.clone(),
+                Arc::new(workflow),
+                Arc::new(inputs),
+                Arc::new(secrets),
+                String::new(),
+            )
+            .await
         });
     }
     let mut result = Outcome::Success;
@@ -170,8 +180,25 @@ pub async fn run(
     if shared.cancel.is_cancelled() && result == Outcome::Success {
         result = Outcome::Cancelled;
     }
-    let jobs = shared.summaries.lock().map(|s| s.clone()).unwrap_or_default();
+    let jobs = shared
+        .summaries
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
     RunResult { result, jobs }
+}
+
+/// Whether step debug logging is on (`ACTIONS_STEP_DEBUG` as a secret or variable).
+pub(crate) fn step_debug(config: &RunConfig) -> bool {
+    config
+        .secrets
+        .get("ACTIONS_STEP_DEBUG")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        || config.vars.get("ACTIONS_STEP_DEBUG").is_some_and(|v| {
+            gantry_expr::to_string(v)
+                .trim()
+                .eq_ignore_ascii_case("true")
+        })
 }
 
 fn runner_arch() -> &'static str {
@@ -185,8 +212,12 @@ fn runner_arch() -> &'static str {
 }
 
 fn secrets_context(secrets: &IndexMap<String, String>) -> Value {
-    let mut map: Map<String, Value> = secrets.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-    map.entry("GITHUB_TOKEN").or_insert_with(|| Value::String(String::new()));
+    let mut map: Map<String, Value> = secrets
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    map.entry("GITHUB_TOKEN")
+        .or_insert_with(|| Value::String(String::new()));
     Value::Object(map)
 }
 
@@ -194,7 +225,11 @@ fn secrets_context(secrets: &IndexMap<String, String>) -> Value {
 fn github_base(config: &RunConfig) -> Value {
     let event = &config.event;
     let git_ref = &event.git_ref;
-    let ref_type = if git_ref.starts_with("refs/tags/") { "tag" } else { "branch" };
+    let ref_type = if git_ref.starts_with("refs/tags/") {
+        "tag"
+    } else {
+        "branch"
+    };
     let owner = config.git.repository.split('/').next().unwrap_or_default();
     json!({
         "event_name": event.kind.name(),
@@ -227,6 +262,38 @@ fn github_base(config: &RunConfig) -> Value {
     })
 }
 
+/// The `github` context of a top-level workflow's jobs: the run-wide one with
+/// the event payload completed for this workflow, as GitHub sends it — every
+/// dispatch input, given or defaulted, as a string; the cron line of a
+/// schedule event when the caller did not name one. Called workflows see the
+/// run-wide context.
+fn workflow_github(shared: &Shared, workflow: &WorkflowPlan, top_level: bool) -> Value {
+    let mut github = shared.github.clone();
+    if !top_level {
+        return github;
+    }
+    let event = &shared.config.event;
+    if let Some(Value::Object(payload)) = github.get_mut("event") {
+        match event.kind {
+            EventKind::WorkflowDispatch => {
+                let inputs: Map<String, Value> = workflow
+                    .inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(gantry_expr::to_string(v))))
+                    .collect();
+                payload.insert("inputs".into(), Value::Object(inputs));
+            }
+            EventKind::Schedule if event.schedule.is_none() => {
+                if let Some(cron) = workflow.workflow.on.schedule.first() {
+                    payload.insert("schedule".into(), Value::String(cron.value.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    github
+}
+
 /// The outcome of a workflow (or of a called workflow).
 pub(crate) struct WorkflowOutcome {
     pub result: Outcome,
@@ -237,7 +304,11 @@ pub(crate) struct WorkflowOutcome {
 /// The one event the workflow loop waits for.
 enum SchedulerEvent {
     /// All instances of a job are done.
-    JobDone { id: String, result: Outcome, outputs: IndexMap<String, String> },
+    JobDone {
+        id: String,
+        result: Outcome,
+        outputs: IndexMap<String, String>,
+    },
 }
 
 #[derive(Clone)]
@@ -257,8 +328,12 @@ pub(crate) fn run_workflow(
     prefix: String,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = WorkflowOutcome> + Send>> {
     Box::pin(async move {
-        let mut states: IndexMap<String, JobState> =
-            workflow.jobs.iter().map(|j| (j.id.clone(), JobState::Waiting)).collect();
+        let github = Arc::new(workflow_github(&shared, &workflow, prefix.is_empty()));
+        let mut states: IndexMap<String, JobState> = workflow
+            .jobs
+            .iter()
+            .map(|j| (j.id.clone(), JobState::Waiting))
+            .collect();
         let mut set: JoinSet<SchedulerEvent> = JoinSet::new();
         loop {
             // Start (or skip) every job whose needs are all done.
@@ -269,7 +344,10 @@ pub(crate) fn run_workflow(
                     if !matches!(states.get(&job.id), Some(JobState::Waiting)) {
                         continue;
                     }
-                    let needs_done = job.needs.iter().all(|n| matches!(states.get(n), Some(JobState::Done(..)) | None));
+                    let needs_done = job
+                        .needs
+                        .iter()
+                        .all(|n| matches!(states.get(n), Some(JobState::Done(..)) | None));
                     if !needs_done {
                         continue;
                     }
@@ -282,6 +360,7 @@ pub(crate) fn run_workflow(
                         secrets: secrets.clone(),
                         needs: Arc::new(needs),
                         prefix: prefix.clone(),
+                        github: github.clone(),
                     };
                     match should_run(&ctx, job, status) {
                         Ok(true) => {
@@ -290,21 +369,40 @@ pub(crate) fn run_workflow(
                             set.spawn(async move { run_job(ctx, job).await });
                         }
                         Ok(false) => {
-                            let reason = skip_reason(status);
+                            let reason = skip_reason(status, job, &states);
                             let key = format!("{prefix}{}", job.id);
                             let name = display_name(&job.job, &job.id);
-                            shared.emit(RunEvent::JobSkipped { job: key.clone(), name: name.clone(), reason });
-                            record(&shared, &workflow, key, name, Outcome::Skipped, Duration::ZERO);
-                            states.insert(job.id.clone(), JobState::Done(Outcome::Skipped, IndexMap::new()));
+                            shared.emit(RunEvent::JobSkipped {
+                                job: key.clone(),
+                                name: name.clone(),
+                                reason,
+                            });
+                            record(
+                                &shared,
+                                &workflow,
+                                key,
+                                name,
+                                Outcome::Skipped,
+                                Duration::ZERO,
+                            );
+                            states.insert(
+                                job.id.clone(),
+                                JobState::Done(Outcome::Skipped, IndexMap::new()),
+                            );
                             progressed = true;
                         }
                         Err(message) => {
                             let key = format!("{prefix}{}", job.id);
                             let name = display_name(&job.job, &job.id);
-                            shared.emit(RunEvent::JobStarted { job: key.clone(), name: name.clone() });
+                            shared.emit(RunEvent::JobStarted {
+                                job: key.clone(),
+                                name: name.clone(),
+                            });
                             shared.emit(RunEvent::Annotation {
                                 job: key.clone(),
-                                annotation: crate::job::error_annotation(format!("job `if`: {message}")),
+                                annotation: crate::job::error_annotation(format!(
+                                    "job `if`: {message}"
+                                )),
                             });
                             shared.emit(RunEvent::JobFinished {
                                 job: key.clone(),
@@ -313,20 +411,36 @@ pub(crate) fn run_workflow(
                                 duration: Duration::ZERO,
                                 outputs: IndexMap::new(),
                             });
-                            record(&shared, &workflow, key, name, Outcome::Failure, Duration::ZERO);
-                            states.insert(job.id.clone(), JobState::Done(Outcome::Failure, IndexMap::new()));
+                            record(
+                                &shared,
+                                &workflow,
+                                key,
+                                name,
+                                Outcome::Failure,
+                                Duration::ZERO,
+                            );
+                            states.insert(
+                                job.id.clone(),
+                                JobState::Done(Outcome::Failure, IndexMap::new()),
+                            );
                             progressed = true;
                         }
                     }
                 }
             }
             match set.join_next().await {
-                Some(Ok(SchedulerEvent::JobDone { id, result, outputs })) => {
+                Some(Ok(SchedulerEvent::JobDone {
+                    id,
+                    result,
+                    outputs,
+                })) => {
                     states.insert(id, JobState::Done(result, outputs));
                 }
                 Some(Err(join_error)) => {
                     // A job task panicked: that is a bug, reported as a failure of the run.
-                    shared.emit(RunEvent::Warning { message: format!("internal error in a job task: {join_error}") });
+                    shared.emit(RunEvent::Warning {
+                        message: format!("internal error in a job task: {join_error}"),
+                    });
                     for state in states.values_mut() {
                         if matches!(state, JobState::Running) {
                             *state = JobState::Done(Outcome::Failure, IndexMap::new());
@@ -360,9 +474,22 @@ pub(crate) fn worse(a: Outcome, b: Outcome) -> Outcome {
     if rank(b) > rank(a) { b } else { a }
 }
 
-pub(crate) fn record(shared: &Shared, workflow: &WorkflowPlan, key: JobKey, name: String, result: Outcome, duration: Duration) {
+pub(crate) fn record(
+    shared: &Shared,
+    workflow: &WorkflowPlan,
+    key: JobKey,
+    name: String,
+    result: Outcome,
+    duration: Duration,
+) {
     if let Ok(mut summaries) = shared.summaries.lock() {
-        summaries.push(JobSummary { key, name, workflow: workflow.name.clone(), result, duration });
+        summaries.push(JobSummary {
+            key,
+            name,
+            workflow: workflow.name.clone(),
+            result,
+            duration,
+        });
     }
 }
 
@@ -384,7 +511,12 @@ fn needs_context(job: &JobPlan, states: &IndexMap<String, JobState>) -> Value {
 
 /// The status job-level `success()`/`failure()`/`cancelled()` see: success
 /// when every need succeeded; failure when any ancestor failed.
-fn job_status(workflow: &WorkflowPlan, job: &JobPlan, states: &IndexMap<String, JobState>, shared: &Shared) -> JobStatus {
+fn job_status(
+    workflow: &WorkflowPlan,
+    job: &JobPlan,
+    states: &IndexMap<String, JobState>,
+    shared: &Shared,
+) -> JobStatus {
     if shared.cancel.is_cancelled() {
         return JobStatus::Cancelled;
     }
@@ -406,7 +538,10 @@ fn job_status(workflow: &WorkflowPlan, job: &JobPlan, states: &IndexMap<String, 
             stack.extend(j.needs.iter().map(String::as_str));
         }
     }
-    let direct_ok = job.needs.iter().all(|n| matches!(states.get(n), Some(JobState::Done(Outcome::Success, _))));
+    let direct_ok = job
+        .needs
+        .iter()
+        .all(|n| matches!(states.get(n), Some(JobState::Done(Outcome::Success, _))));
     if any_cancelled && !any_failed {
         JobStatus::Cancelled
     } else if any_failed {
@@ -427,12 +562,34 @@ enum JobStatus {
     NeedSkipped,
 }
 
-fn skip_reason(status: JobStatus) -> String {
+fn skip_reason(status: JobStatus, job: &JobPlan, states: &IndexMap<String, JobState>) -> String {
+    let needs_with = |wanted: Outcome| -> Vec<&str> {
+        job.needs
+            .iter()
+            .filter(
+                |n| matches!(states.get(n.as_str()), Some(JobState::Done(o, _)) if *o == wanted),
+            )
+            .map(String::as_str)
+            .collect()
+    };
     match status {
         JobStatus::Success => "its `if` condition is false".to_string(),
-        JobStatus::Failure => "a job it needs failed".to_string(),
+        JobStatus::Failure => {
+            let failed = needs_with(Outcome::Failure);
+            if failed.is_empty() {
+                format!(
+                    "a job before it failed (skipped needs: {})",
+                    needs_with(Outcome::Skipped).join(", ")
+                )
+            } else {
+                format!("a job it needs failed: {}", failed.join(", "))
+            }
+        }
         JobStatus::Cancelled => "the run was cancelled".to_string(),
-        JobStatus::NeedSkipped => "a job it needs was skipped".to_string(),
+        JobStatus::NeedSkipped => format!(
+            "a job it needs was skipped: {}",
+            needs_with(Outcome::Skipped).join(", ")
+        ),
     }
 }
 
@@ -443,12 +600,14 @@ pub(crate) struct JobStartContext {
     pub secrets: Arc<Value>,
     pub needs: Arc<Value>,
     pub prefix: String,
+    /// The workflow's `github` context (see [`workflow_github`]).
+    pub github: Arc<Value>,
 }
 
 impl JobStartContext {
     fn contexts(&self) -> Contexts {
         Contexts {
-            github: Arc::new(self.shared.github.clone()),
+            github: self.github.clone(),
             vars: self.shared.vars.clone(),
             secrets: self.secrets.clone(),
             runner: self.shared.runner.clone(),
@@ -483,7 +642,11 @@ fn should_run(ctx: &JobStartContext, job: &JobPlan, status: JobStatus) -> Result
         return Ok(false);
     }
     let contexts = ctx.contexts();
-    let eval = Eval { contexts: &contexts, status: expr_status, workspace: None };
+    let eval = Eval {
+        contexts: &contexts,
+        status: expr_status,
+        workspace: None,
+    };
     parsed.evaluate(&eval).map_err(|e| e.message)
 }
 
@@ -503,10 +666,17 @@ async fn run_job(ctx: JobStartContext, job: JobPlan) -> SchedulerEvent {
     let id = job.id.clone();
     let base_name = display_name(&job.job, &job.id);
 
-    // Reusable workflow call.
+    // Reusable workflow call (once per matrix combination).
     if let Some(called) = &job.call {
-        let (result, outputs) = crate::job::run_call(&ctx, &job, called).await;
-        return SchedulerEvent::JobDone { id, result, outputs };
+        if matches!(job.matrix, MatrixPlan::None) {
+            let (result, outputs) = crate::job::run_call(&ctx, &job, called, None).await;
+            return SchedulerEvent::JobDone {
+                id,
+                result,
+                outputs,
+            };
+        }
+        return run_call_matrix(ctx, &job, called).await;
     }
 
     let combos: Vec<Combination> = match &job.matrix {
@@ -516,8 +686,14 @@ async fn run_job(ctx: JobStartContext, job: JobPlan) -> SchedulerEvent {
             Ok(combos) => combos,
             Err(message) => {
                 let key = format!("{}{id}", ctx.prefix);
-                shared.emit(RunEvent::JobStarted { job: key.clone(), name: base_name.clone() });
-                shared.emit(RunEvent::Annotation { job: key.clone(), annotation: crate::job::error_annotation(message) });
+                shared.emit(RunEvent::JobStarted {
+                    job: key.clone(),
+                    name: base_name.clone(),
+                });
+                shared.emit(RunEvent::Annotation {
+                    job: key.clone(),
+                    annotation: crate::job::error_annotation(message),
+                });
                 shared.emit(RunEvent::JobFinished {
                     job: key.clone(),
                     name: base_name.clone(),
@@ -525,20 +701,50 @@ async fn run_job(ctx: JobStartContext, job: JobPlan) -> SchedulerEvent {
                     duration: Duration::ZERO,
                     outputs: IndexMap::new(),
                 });
-                record(&shared, &ctx.workflow, key, base_name, Outcome::Failure, Duration::ZERO);
-                return SchedulerEvent::JobDone { id, result: Outcome::Failure, outputs: IndexMap::new() };
+                record(
+                    &shared,
+                    &ctx.workflow,
+                    key,
+                    base_name,
+                    Outcome::Failure,
+                    Duration::ZERO,
+                );
+                return SchedulerEvent::JobDone {
+                    id,
+                    result: Outcome::Failure,
+                    outputs: IndexMap::new(),
+                };
             }
         },
     };
     if combos.is_empty() {
         let key = format!("{}{id}", ctx.prefix);
-        shared.emit(RunEvent::JobSkipped { job: key.clone(), name: base_name.clone(), reason: "its matrix is empty".into() });
-        record(&shared, &ctx.workflow, key, base_name, Outcome::Skipped, Duration::ZERO);
-        return SchedulerEvent::JobDone { id, result: Outcome::Skipped, outputs: IndexMap::new() };
+        shared.emit(RunEvent::JobSkipped {
+            job: key.clone(),
+            name: base_name.clone(),
+            reason: "its matrix is empty".into(),
+        });
+        record(
+            &shared,
+            &ctx.workflow,
+            key,
+            base_name,
+            Outcome::Skipped,
+            Duration::ZERO,
+        );
+        return SchedulerEvent::JobDone {
+            id,
+            result: Outcome::Skipped,
+            outputs: IndexMap::new(),
+        };
     }
 
     let contexts = ctx.contexts();
-    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
+    let eval = Eval {
+        contexts: &contexts,
+        status: Status::Success,
+        workspace: None,
+    };
     let strategy = job.job.strategy.as_ref();
     let fail_fast = strategy
         .and_then(|s| s.fail_fast.as_ref())
@@ -557,24 +763,35 @@ async fn run_job(ctx: JobStartContext, job: JobPlan) -> SchedulerEvent {
     let mut set = JoinSet::new();
     let ctx = Arc::new(ctx);
     for (index, combo) in combos.into_iter().enumerate() {
-        let mut name = if is_matrix { matrix::display_name(&base_name, &combo) } else { base_name.clone() };
+        let strategy_ctx = Arc::new(json!({
+            "fail-fast": fail_fast,
+            "job-index": index,
+            "job-total": total,
+            "max-parallel": max_parallel,
+        }));
+        let matrix_ctx = Arc::new(if is_matrix {
+            matrix::to_context(&combo)
+        } else {
+            json!({})
+        });
+        // A `name:` with expressions is evaluated per instance and shown as
+        // is; a plain name gets the matrix values appended, as on GitHub.
+        let mut name = match templated_name(&ctx, &job, &matrix_ctx, &strategy_ctx) {
+            Some(name) => name,
+            None if is_matrix => matrix::display_name(&base_name, &combo),
+            None => base_name.clone(),
+        };
         let seen = names.entry(name.clone()).or_insert(0);
         *seen += 1;
         if *seen > 1 {
             name = format!("{name} #{seen}");
         }
-        let strategy_ctx = json!({
-            "fail-fast": fail_fast,
-            "job-index": index,
-            "job-total": total,
-            "max-parallel": max_parallel,
-        });
         let instance = JobInstance {
             key: format!("{}{name}", ctx.prefix),
             name,
             seq: shared.job_seq.fetch_add(1, Ordering::Relaxed),
-            matrix: Arc::new(if is_matrix { matrix::to_context(&combo) } else { json!({}) }),
-            strategy: Arc::new(strategy_ctx),
+            matrix: matrix_ctx,
+            strategy: strategy_ctx,
             siblings: siblings.clone(),
         };
         let ctx = ctx.clone();
@@ -602,7 +819,11 @@ async fn run_job(ctx: JobStartContext, job: JobPlan) -> SchedulerEvent {
         if report.result != Outcome::Skipped {
             all_skipped = false;
         }
-        let effective = if report.continue_on_error && report.result == Outcome::Failure { Outcome::Success } else { report.result };
+        let effective = if report.continue_on_error && report.result == Outcome::Failure {
+            Outcome::Success
+        } else {
+            report.result
+        };
         result = worse(result, effective);
         // Outputs of matrix jobs: the last instance to finish wins, as on GitHub.
         for (k, v) in report.outputs {
@@ -610,12 +831,166 @@ async fn run_job(ctx: JobStartContext, job: JobPlan) -> SchedulerEvent {
                 outputs.insert(k, v);
             }
         }
-        record(&shared, &ctx.workflow, instance.key, instance.name, report.result, duration);
+        record(
+            &shared,
+            &ctx.workflow,
+            instance.key,
+            instance.name,
+            report.result,
+            duration,
+        );
     }
     if all_skipped {
         result = Outcome::Skipped;
     }
-    SchedulerEvent::JobDone { id, result, outputs }
+    SchedulerEvent::JobDone {
+        id,
+        result,
+        outputs,
+    }
+}
+
+/// A job `name:` with `${{ }}`, evaluated for one instance (None when the
+/// name is plain, or does not evaluate to a non-empty text).
+fn templated_name(
+    ctx: &JobStartContext,
+    job: &JobPlan,
+    matrix: &Arc<Value>,
+    strategy: &Arc<Value>,
+) -> Option<String> {
+    let template = match &job.job.name.as_ref()?.value {
+        Value::String(s) if s.contains("${{") => s.clone(),
+        _ => return None,
+    };
+    let contexts = Contexts {
+        matrix: matrix.clone(),
+        strategy: strategy.clone(),
+        ..ctx.contexts()
+    };
+    let eval = Eval {
+        contexts: &contexts,
+        status: Status::Success,
+        workspace: None,
+    };
+    let name = gantry_expr::parse_template(&template)
+        .ok()?
+        .evaluate_to_string(&eval)
+        .ok()?;
+    let name = ctx.shared.masker.mask_str(name.trim());
+    (!name.is_empty()).then_some(name)
+}
+
+/// A reusable-workflow call job with a matrix: one call per combination,
+/// named like matrix jobs (`call (a, 1) / inner`), aggregated like them.
+async fn run_call_matrix(
+    ctx: JobStartContext,
+    job: &JobPlan,
+    called: &WorkflowPlan,
+) -> SchedulerEvent {
+    let shared = ctx.shared.clone();
+    let id = job.id.clone();
+    let base_name = display_name(&job.job, &job.id);
+    let combos = match &job.matrix {
+        MatrixPlan::Static(combos) => combos.clone(),
+        MatrixPlan::Dynamic => match dynamic_matrix(&ctx, job) {
+            Ok(combos) => combos,
+            Err(message) => {
+                let key = format!("{}{id}", ctx.prefix);
+                shared.emit(RunEvent::JobStarted {
+                    job: key.clone(),
+                    name: base_name.clone(),
+                });
+                shared.emit(RunEvent::Annotation {
+                    job: key.clone(),
+                    annotation: crate::job::error_annotation(message),
+                });
+                shared.emit(RunEvent::JobFinished {
+                    job: key.clone(),
+                    name: base_name.clone(),
+                    result: Outcome::Failure,
+                    duration: Duration::ZERO,
+                    outputs: IndexMap::new(),
+                });
+                record(
+                    &shared,
+                    &ctx.workflow,
+                    key,
+                    base_name,
+                    Outcome::Failure,
+                    Duration::ZERO,
+                );
+                return SchedulerEvent::JobDone {
+                    id,
+                    result: Outcome::Failure,
+                    outputs: IndexMap::new(),
+                };
+            }
+        },
+        MatrixPlan::None => vec![Combination::new()],
+    };
+    if combos.is_empty() {
+        let key = format!("{}{id}", ctx.prefix);
+        shared.emit(RunEvent::JobSkipped {
+            job: key.clone(),
+            name: base_name.clone(),
+            reason: "its matrix is empty".into(),
+        });
+        record(
+            &shared,
+            &ctx.workflow,
+            key,
+            base_name,
+            Outcome::Skipped,
+            Duration::ZERO,
+        );
+        return SchedulerEvent::JobDone {
+            id,
+            result: Outcome::Skipped,
+            outputs: IndexMap::new(),
+        };
+    }
+    let total = combos.len();
+    let ctx = Arc::new(ctx);
+    let mut set = JoinSet::new();
+    for (index, combo) in combos.into_iter().enumerate() {
+        let instance = crate::job::CallInstance {
+            name: matrix::display_name(&base_name, &combo),
+            matrix: Arc::new(matrix::to_context(&combo)),
+            strategy: Arc::new(
+                json!({"fail-fast": true, "job-index": index, "job-total": total, "max-parallel": total}),
+            ),
+        };
+        let (ctx, job, called) = (ctx.clone(), job.clone(), called.clone());
+        set.spawn(async move { crate::job::run_call(&ctx, &job, &called, Some(&instance)).await });
+    }
+    let mut result = Outcome::Success;
+    let mut all_skipped = true;
+    let mut outputs = IndexMap::new();
+    while let Some(done) = set.join_next().await {
+        let Ok((instance_result, instance_outputs)) = done else {
+            result = Outcome::Failure;
+            all_skipped = false;
+            continue;
+        };
+        if instance_result != Outcome::Skipped {
+            all_skipped = false;
+        }
+        result = worse(result, instance_result);
+        // As for matrix jobs: the last instance to finish wins.
+        for (k, v) in instance_outputs {
+            if !v.is_empty() || !outputs.contains_key(&k) {
+                outputs.insert(k, v);
+            }
+        }
+    }
+    if all_skipped {
+        result = Outcome::Skipped;
+    }
+    SchedulerEvent::JobDone {
+        id,
+        result,
+        outputs,
+    }
 }
 
 fn dynamic_matrix(ctx: &JobStartContext, job: &JobPlan) -> Result<Vec<Combination>, String> {
@@ -623,8 +998,16 @@ fn dynamic_matrix(ctx: &JobStartContext, job: &JobPlan) -> Result<Vec<Combinatio
         return Ok(vec![Combination::new()]);
     };
     let contexts = ctx.contexts();
-    let eval = Eval { contexts: &contexts, status: Status::Success, workspace: None };
-    let value = gantry_plan::template::evaluate_value(&matrix.value, &eval)
-        .map_err(|e| format!("job `{}`: cannot evaluate the matrix: {}", job.id, e.message))?;
+    let eval = Eval {
+        contexts: &contexts,
+        status: Status::Success,
+        workspace: None,
+    };
+    let value = gantry_plan::template::evaluate_value(&matrix.value, &eval).map_err(|e| {
+        format!(
+            "job `{}`: cannot evaluate the matrix: {}",
+            job.id, e.message
+        )
+    })?;
     matrix::expand(&value).map_err(|e| format!("job `{}`: {e}", job.id))
 }

@@ -22,7 +22,11 @@ pub fn extension(shell: Option<&str>) -> &'static str {
 
 /// Builds the command for `shell` (None: GitHub's default, bash if present
 /// else sh). `have` answers whether a program is on PATH.
-pub fn command(shell: Option<&str>, script: &Path, have: &dyn Fn(&str) -> bool) -> Result<ShellCommand, String> {
+pub fn command(
+    shell: Option<&str>,
+    script: &Path,
+    have: &dyn Fn(&str) -> bool,
+) -> Result<ShellCommand, String> {
     let script = script.to_string_lossy().into_owned();
     let make = |program: &str, args: &[&str]| ShellCommand {
         program: program.to_string(),
@@ -81,13 +85,27 @@ mod tests {
             command(Some("bash"), script, &all).unwrap().args,
             ["--noprofile", "--norc", "-eo", "pipefail", "/t/s.sh"]
         );
-        assert_eq!(command(Some("python"), script, &none).unwrap().program, "python3");
-        assert_eq!(command(Some("perl -w {0}"), script, &all).unwrap(), ShellCommand {
-            program: "perl".into(),
-            args: vec!["-w".into(), "/t/s.sh".into()]
-        });
-        assert!(command(Some("perl"), script, &all).unwrap_err().contains("{0}"));
-        assert!(command(Some("pwsh"), script, &none).unwrap_err().contains("install `pwsh`"));
+        assert_eq!(
+            command(Some("python"), script, &none).unwrap().program,
+            "python3"
+        );
+        assert_eq!(
+            command(Some("perl -w {0}"), script, &all).unwrap(),
+            ShellCommand {
+                program: "perl".into(),
+                args: vec!["-w".into(), "/t/s.sh".into()]
+            }
+        );
+        assert!(
+            command(Some("perl"), script, &all)
+                .unwrap_err()
+                .contains("{0}")
+        );
+        assert!(
+            command(Some("pwsh"), script, &none)
+                .unwrap_err()
+                .contains("install `pwsh`")
+        );
         assert!(command(Some("cmd"), script, &all).is_err());
         assert_eq!(extension(Some("python")), ".py");
     }

@@ -50,13 +50,25 @@ impl Pattern {
                 '*' => {
                     if chars.get(idx + 1) == Some(&'*') && chars.get(idx + 2) == Some(&'/') {
                         // `**/` also matches no directory at all.
-                        pieces.push(Piece { atom: Atom::DirPrefix, min: 0, max: None });
+                        pieces.push(Piece {
+                            atom: Atom::DirPrefix,
+                            min: 0,
+                            max: None,
+                        });
                         idx += 3;
                     } else if chars.get(idx + 1) == Some(&'*') {
-                        pieces.push(Piece { atom: Atom::Any, min: 0, max: None });
+                        pieces.push(Piece {
+                            atom: Atom::Any,
+                            min: 0,
+                            max: None,
+                        });
                         idx += 2;
                     } else {
-                        pieces.push(Piece { atom: Atom::AnyButSlash, min: 0, max: None });
+                        pieces.push(Piece {
+                            atom: Atom::AnyButSlash,
+                            min: 0,
+                            max: None,
+                        });
                         idx += 1;
                     }
                 }
@@ -65,7 +77,9 @@ impl Pattern {
                         return Err(format!("`{ch}` must follow a character"));
                     };
                     if last.min != 1 || last.max != Some(1) {
-                        return Err(format!("`{ch}` cannot follow a wildcard or another quantifier"));
+                        return Err(format!(
+                            "`{ch}` cannot follow a wildcard or another quantifier"
+                        ));
                     }
                     if ch == '?' {
                         last.min = 0;
@@ -99,18 +113,30 @@ impl Pattern {
                             pos += 1;
                         }
                     }
-                    pieces.push(Piece { atom: Atom::Class(ranges), min: 1, max: Some(1) });
+                    pieces.push(Piece {
+                        atom: Atom::Class(ranges),
+                        min: 1,
+                        max: Some(1),
+                    });
                     idx = close + 1;
                 }
                 '\\' => {
                     let Some(next) = chars.get(idx + 1) else {
                         return Err("trailing `\\`".to_string());
                     };
-                    pieces.push(Piece { atom: Atom::Char(*next), min: 1, max: Some(1) });
+                    pieces.push(Piece {
+                        atom: Atom::Char(*next),
+                        min: 1,
+                        max: Some(1),
+                    });
                     idx += 2;
                 }
                 _ => {
-                    pieces.push(Piece { atom: Atom::Char(ch), min: 1, max: Some(1) });
+                    pieces.push(Piece {
+                        atom: Atom::Char(ch),
+                        min: 1,
+                        max: Some(1),
+                    });
                     idx += 1;
                 }
             }
@@ -225,7 +251,11 @@ mod tests {
             ("feature/**", "feature/mona/the/octocat", true),
             ("main", "main", true),
             ("main", "mainline", false),
-            ("releases/mona-the-octocat", "releases/mona-the-octocat", true),
+            (
+                "releases/mona-the-octocat",
+                "releases/mona-the-octocat",
+                true,
+            ),
             ("*", "main", true),
             ("*", "releases/v1", false),
             ("**", "all/the/branches", true),
@@ -276,7 +306,12 @@ mod tests {
         assert!(list.includes("releases/10"));
         assert!(!list.includes("releases/10-alpha"));
         assert!(!list.includes("main"));
-        let list = PatternList::new(["sub-project/**", "!sub-project/docs/**", "sub-project/docs/keep.md"]).unwrap();
+        let list = PatternList::new([
+            "sub-project/**",
+            "!sub-project/docs/**",
+            "sub-project/docs/keep.md",
+        ])
+        .unwrap();
         assert!(list.includes("sub-project/a.rs"));
         assert!(!list.includes("sub-project/docs/x.md"));
         assert!(list.includes("sub-project/docs/keep.md"));
@@ -286,8 +321,18 @@ mod tests {
     fn bad_patterns_say_why() {
         assert_eq!(Pattern::new("").unwrap_err(), "empty pattern");
         assert_eq!(Pattern::new("[a").unwrap_err(), "unclosed `[`");
-        assert_eq!(Pattern::new("+a").unwrap_err(), "`+` must follow a character");
-        assert_eq!(Pattern::new("*?").unwrap_err(), "`?` cannot follow a wildcard or another quantifier");
-        assert!(PatternList::new(["ok", "[z-a]"]).unwrap_err().contains("`[z-a]`"));
+        assert_eq!(
+            Pattern::new("+a").unwrap_err(),
+            "`+` must follow a character"
+        );
+        assert_eq!(
+            Pattern::new("*?").unwrap_err(),
+            "`?` cannot follow a wildcard or another quantifier"
+        );
+        assert!(
+            PatternList::new(["ok", "[z-a]"])
+                .unwrap_err()
+                .contains("`[z-a]`")
+        );
     }
 }

@@ -6,7 +6,10 @@ use serde_json::{Map, Value};
 
 /// Types the given inputs against their definitions, applies defaults and
 /// checks required ones. Every problem is reported, each saying what to do.
-pub fn resolve(defs: &SMap<InputDef>, given: &IndexMap<String, Value>) -> Result<Map<String, Value>, Vec<String>> {
+pub fn resolve(
+    defs: &SMap<InputDef>,
+    given: &IndexMap<String, Value>,
+) -> Result<Map<String, Value>, Vec<String>> {
     let mut errors = Vec::new();
     let mut out = Map::new();
     for name in given.keys() {
@@ -25,7 +28,9 @@ pub fn resolve(defs: &SMap<InputDef>, given: &IndexMap<String, Value>) -> Result
             None => match &def.default {
                 Some(default) => default.value.clone(),
                 None if def.required => {
-                    errors.push(format!("input `{name}` is required: pass it with --input {name}=VALUE"));
+                    errors.push(format!(
+                        "input `{name}` is required: pass it with --input {name}=VALUE"
+                    ));
                     continue;
                 }
                 None => match def.kind {
@@ -42,7 +47,11 @@ pub fn resolve(defs: &SMap<InputDef>, given: &IndexMap<String, Value>) -> Result
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn typed(name: &str, def: &InputDef, value: Value) -> Result<Value, String> {
@@ -51,7 +60,10 @@ fn typed(name: &str, def: &InputDef, value: Value) -> Result<Value, String> {
             Value::Bool(_) => Ok(value),
             Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
             Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
-            other => Err(format!("input `{name}` is a boolean: give `true` or `false`, not `{}`", gantry_expr::to_string(other))),
+            other => Err(format!(
+                "input `{name}` is a boolean: give `true` or `false`, not `{}`",
+                gantry_expr::to_string(other)
+            )),
         },
         InputType::Number => match &value {
             Value::Number(_) => Ok(value),
@@ -63,7 +75,10 @@ fn typed(name: &str, def: &InputDef, value: Value) -> Result<Value, String> {
                 .and_then(serde_json::Number::from_f64)
                 .map(|n| normalise_number(n.as_f64().unwrap_or(0.0)))
                 .ok_or_else(|| format!("input `{name}` is a number: `{s}` is not one")),
-            other => Err(format!("input `{name}` is a number: `{}` is not one", gantry_expr::to_string(other))),
+            other => Err(format!(
+                "input `{name}` is a number: `{}` is not one",
+                gantry_expr::to_string(other)
+            )),
         },
         InputType::Choice => {
             let text = gantry_expr::to_string(&value);
@@ -71,7 +86,10 @@ fn typed(name: &str, def: &InputDef, value: Value) -> Result<Value, String> {
                 Ok(Value::String(text))
             } else {
                 let options: Vec<&str> = def.options.iter().map(|o| o.value.as_str()).collect();
-                Err(format!("input `{name}` must be one of: {} (got `{text}`)", options.join(", ")))
+                Err(format!(
+                    "input `{name}` must be one of: {} (got `{text}`)",
+                    options.join(", ")
+                ))
             }
         }
         InputType::String | InputType::Environment => Ok(match value {
@@ -85,6 +103,8 @@ fn normalise_number(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
         Value::from(n as i64)
     } else {
-        serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null)
+        serde_json::Number::from_f64(n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }

@@ -17,5 +17,8 @@ pub mod trigger;
 pub mod validate;
 
 pub use event::{Event, EventKind};
-pub use plan::{plan, JobPlan, MatrixPlan, Plan, PlanError, PlanRequest, Resolver, SkippedWorkflow, WorkflowPlan};
+pub use plan::{
+    JobPlan, MatrixPlan, Plan, PlanError, PlanRequest, Resolver, SkippedWorkflow, WorkflowPlan,
+    plan,
+};
 pub use validate::validate;

@@ -19,7 +19,10 @@ pub type Combination = IndexMap<String, Value>;
 /// Expands an evaluated matrix object. The error says what is wrong.
 pub fn expand(matrix: &Value) -> Result<Vec<Combination>, String> {
     let Value::Object(map) = matrix else {
-        return Err(format!("a matrix must be a mapping, found {}", kind(matrix)));
+        return Err(format!(
+            "a matrix must be a mapping, found {}",
+            kind(matrix)
+        ));
     };
     let mut axes: Vec<(&str, &Vec<Value>)> = Vec::new();
     let mut include: &[Value] = &[];
@@ -29,7 +32,10 @@ pub fn expand(matrix: &Value) -> Result<Vec<Combination>, String> {
             ("include", Value::Array(items)) => include = items,
             ("exclude", Value::Array(items)) => exclude = items,
             ("include" | "exclude", other) => {
-                return Err(format!("matrix `{key}` must be a list of mappings, found {}", kind(other)));
+                return Err(format!(
+                    "matrix `{key}` must be a list of mappings, found {}",
+                    kind(other)
+                ));
             }
             (axis, Value::Array(values)) => {
                 if values.is_empty() {
@@ -38,14 +44,19 @@ pub fn expand(matrix: &Value) -> Result<Vec<Combination>, String> {
                 axes.push((axis, values));
             }
             (axis, other) => {
-                return Err(format!("matrix axis `{axis}` must be a list, found {}", kind(other)));
+                return Err(format!(
+                    "matrix axis `{axis}` must be a list, found {}",
+                    kind(other)
+                ));
             }
         }
     }
 
     let mut combos: Vec<Combination> = Vec::new();
     if !axes.is_empty() {
-        let total = axes.iter().try_fold(1usize, |acc, (_, values)| acc.checked_mul(values.len()));
+        let total = axes
+            .iter()
+            .try_fold(1usize, |acc, (_, values)| acc.checked_mul(values.len()));
         match total {
             Some(total) if total <= MAX_COMBINATIONS * 16 => {}
             _ => return Err(too_many()),
@@ -66,15 +77,25 @@ pub fn expand(matrix: &Value) -> Result<Vec<Combination>, String> {
 
     for entry in exclude {
         let Value::Object(filter) = entry else {
-            return Err(format!("each `exclude` entry must be a mapping, found {}", kind(entry)));
+            return Err(format!(
+                "each `exclude` entry must be a mapping, found {}",
+                kind(entry)
+            ));
         };
-        combos.retain(|combo| !filter.iter().all(|(key, want)| combo.get(key).is_some_and(|have| partial_eq(have, want))));
+        combos.retain(|combo| {
+            !filter
+                .iter()
+                .all(|(key, want)| combo.get(key).is_some_and(|have| partial_eq(have, want)))
+        });
     }
 
     let original_len = combos.len();
     for entry in include {
         let Value::Object(extra) = entry else {
-            return Err(format!("each `include` entry must be a mapping, found {}", kind(entry)));
+            return Err(format!(
+                "each `include` entry must be a mapping, found {}",
+                kind(entry)
+            ));
         };
         let mut merged_any = false;
         for combo in combos.iter_mut().take(original_len) {
@@ -101,13 +122,17 @@ pub fn expand(matrix: &Value) -> Result<Vec<Combination>, String> {
 }
 
 fn too_many() -> String {
-    format!("the matrix generates more than {MAX_COMBINATIONS} jobs (GitHub's limit): remove axes or values, or use `exclude`")
+    format!(
+        "the matrix generates more than {MAX_COMBINATIONS} jobs (GitHub's limit): remove axes or values, or use `exclude`"
+    )
 }
 
 /// `exclude` matches nested objects partially too.
 fn partial_eq(have: &Value, want: &Value) -> bool {
     match (have, want) {
-        (Value::Object(have), Value::Object(want)) => want.iter().all(|(k, w)| have.get(k).is_some_and(|h| partial_eq(h, w))),
+        (Value::Object(have), Value::Object(want)) => want
+            .iter()
+            .all(|(k, w)| have.get(k).is_some_and(|h| partial_eq(h, w))),
         _ => have == want,
     }
 }
@@ -144,7 +169,12 @@ fn label(value: &Value) -> String {
 
 /// The combination as a JSON object (the `matrix` context).
 pub fn to_context(combo: &Combination) -> Value {
-    Value::Object(combo.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Map<_, _>>())
+    Value::Object(
+        combo
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 #[cfg(test)]
@@ -153,14 +183,23 @@ mod tests {
     use serde_json::json;
 
     fn names(matrix: Value) -> Vec<String> {
-        expand(&matrix).unwrap().iter().map(|c| serde_json::to_string(&to_context(c)).unwrap()).collect()
+        expand(&matrix)
+            .unwrap()
+            .iter()
+            .map(|c| serde_json::to_string(&to_context(c)).unwrap())
+            .collect()
     }
 
     #[test]
     fn product_in_written_order() {
         assert_eq!(
             names(json!({"os": ["a", "b"], "v": [1, 2]})),
-            [r#"{"os":"a","v":1}"#, r#"{"os":"a","v":2}"#, r#"{"os":"b","v":1}"#, r#"{"os":"b","v":2}"#]
+            [
+                r#"{"os":"a","v":1}"#,
+                r#"{"os":"a","v":2}"#,
+                r#"{"os":"b","v":1}"#,
+                r#"{"os":"b","v":2}"#
+            ]
         );
     }
 
@@ -204,15 +243,31 @@ mod tests {
 
     #[test]
     fn include_only() {
-        assert_eq!(names(json!({"include": [{"a": 1}, {"a": 2}]})), [r#"{"a":1}"#, r#"{"a":2}"#]);
+        assert_eq!(
+            names(json!({"include": [{"a": 1}, {"a": 2}]})),
+            [r#"{"a":1}"#, r#"{"a":2}"#]
+        );
     }
 
     #[test]
     fn errors_say_what_to_do() {
-        assert_eq!(expand(&json!({"os": "linux"})).unwrap_err(), "matrix axis `os` must be a list, found a string");
-        assert_eq!(expand(&json!({"os": []})).unwrap_err(), "matrix axis `os` is an empty list");
-        assert!(expand(&json!({"a": (0..20).collect::<Vec<_>>(), "b": (0..20).collect::<Vec<_>>()})).unwrap_err().contains("256"));
-        assert_eq!(expand(&json!({"include": {"a": 1}})).unwrap_err(), "matrix `include` must be a list of mappings, found a mapping");
+        assert_eq!(
+            expand(&json!({"os": "linux"})).unwrap_err(),
+            "matrix axis `os` must be a list, found a string"
+        );
+        assert_eq!(
+            expand(&json!({"os": []})).unwrap_err(),
+            "matrix axis `os` is an empty list"
+        );
+        assert!(
+            expand(&json!({"a": (0..20).collect::<Vec<_>>(), "b": (0..20).collect::<Vec<_>>()}))
+                .unwrap_err()
+                .contains("256")
+        );
+        assert_eq!(
+            expand(&json!({"include": {"a": 1}})).unwrap_err(),
+            "matrix `include` must be a list of mappings, found a mapping"
+        );
     }
 
     #[test]

@@ -123,18 +123,30 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
                             format!(" (declared: {})", declared.join(", "))
                         }
                     });
-                errors.push(PlanError { file: String::new(), message: format!("unknown input `{name}`{hint}") });
+                errors.push(PlanError {
+                    file: String::new(),
+                    message: format!("unknown input `{name}`{hint}"),
+                });
             }
         }
     }
     for workflow in req.workflows {
         let name = workflow_name(workflow);
         if let Err(reason) = crate::trigger::fires(workflow, req.event) {
-            skipped.push(SkippedWorkflow { file: workflow.file.clone(), name, reason });
+            skipped.push(SkippedWorkflow {
+                file: workflow.file.clone(),
+                name,
+                reason,
+            });
             continue;
         }
         let inputs = if req.event.kind == crate::event::EventKind::WorkflowDispatch {
-            let defs = workflow.on.workflow_dispatch.as_ref().map(|d| d.inputs.clone()).unwrap_or_default();
+            let defs = workflow
+                .on
+                .workflow_dispatch
+                .as_ref()
+                .map(|d| d.inputs.clone())
+                .unwrap_or_default();
             let given: IndexMap<String, Value> = req
                 .event
                 .inputs
@@ -145,7 +157,10 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
             match crate::inputs::resolve(&defs, &given) {
                 Ok(inputs) => inputs,
                 Err(messages) => {
-                    errors.extend(messages.into_iter().map(|message| PlanError { file: workflow.file.clone(), message }));
+                    errors.extend(messages.into_iter().map(|message| PlanError {
+                        file: workflow.file.clone(),
+                        message,
+                    }));
                     continue;
                 }
             }
@@ -169,25 +184,43 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
                 }
                 workflows.push(planned);
             }
-            Err(message) => errors.push(PlanError { file: workflow.file.clone(), message }),
+            Err(message) => errors.push(PlanError {
+                file: workflow.file.clone(),
+                message,
+            }),
         }
     }
     if let Some(job) = req.job
         && workflows.is_empty()
         && errors.is_empty()
     {
-        let all: Vec<&str> = req.workflows.iter().flat_map(|w| w.jobs.keys().map(String::as_str)).collect();
+        let all: Vec<&str> = req
+            .workflows
+            .iter()
+            .flat_map(|w| w.jobs.keys().map(String::as_str))
+            .collect();
         let hint = crate::suggest::did_you_mean(job, all.iter().copied())
             .map(|s| format!(": did you mean `{s}`?"))
             .unwrap_or_default();
-        errors.push(PlanError { file: String::new(), message: format!("no workflow that runs for this event has a job `{job}`{hint}") });
+        errors.push(PlanError {
+            file: String::new(),
+            message: format!("no workflow that runs for this event has a job `{job}`{hint}"),
+        });
     }
-    if errors.is_empty() { Ok(Plan { workflows, skipped }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Plan { workflows, skipped })
+    } else {
+        Err(errors)
+    }
 }
 
 /// The name GitHub shows for a workflow: its `name:` or its file path.
 pub fn workflow_name(workflow: &Workflow) -> String {
-    workflow.name.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| workflow.file.clone())
+    workflow
+        .name
+        .as_ref()
+        .map(|n| n.value.clone())
+        .unwrap_or_else(|| workflow.file.clone())
 }
 
 /// Plans a workflow's jobs (used for called workflows too).
@@ -200,7 +233,9 @@ pub fn plan_workflow(
     let order = topological_order(&workflow)?;
     let mut jobs = Vec::with_capacity(order.len());
     for id in order {
-        let Some((_, job)) = workflow.jobs.get(&id) else { continue };
+        let Some((_, job)) = workflow.jobs.get(&id) else {
+            continue;
+        };
         let matrix = plan_matrix(job, &inputs, req.vars)?;
         let call = match &job.uses {
             Some(uses) => {
@@ -231,15 +266,27 @@ pub fn plan_workflow(
             call,
         });
     }
-    Ok(WorkflowPlan { file: workflow.file.clone(), name: workflow_name(&workflow), workflow, inputs, jobs })
+    Ok(WorkflowPlan {
+        file: workflow.file.clone(),
+        name: workflow_name(&workflow),
+        workflow,
+        inputs,
+        jobs,
+    })
 }
 
-fn plan_matrix(job: &Job, inputs: &Map<String, Value>, vars: &Map<String, Value>) -> Result<MatrixPlan, String> {
+fn plan_matrix(
+    job: &Job,
+    inputs: &Map<String, Value>,
+    vars: &Map<String, Value>,
+) -> Result<MatrixPlan, String> {
     let Some(matrix) = job.strategy.as_ref().and_then(|s| s.matrix.as_ref()) else {
         return Ok(MatrixPlan::None);
     };
     let mut ctx = gantry_expr::MapContext::new();
-    ctx = ctx.with("inputs", Value::Object(inputs.clone())).with("vars", Value::Object(vars.clone()));
+    ctx = ctx
+        .with("inputs", Value::Object(inputs.clone()))
+        .with("vars", Value::Object(vars.clone()));
     match crate::template::evaluate_value(&matrix.value, &ctx) {
         Ok(value) => matrix::expand(&value)
             .map(MatrixPlan::Static)
@@ -254,19 +301,27 @@ fn plan_matrix(job: &Job, inputs: &Map<String, Value>, vars: &Map<String, Value>
 /// spans; this is the safety net).
 pub fn topological_order(workflow: &Workflow) -> Result<Vec<String>, String> {
     let ids: Vec<&String> = workflow.jobs.keys().collect();
-    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
     let mut indegree = vec![0usize; ids.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
     for (i, (id, (_, job))) in workflow.jobs.iter().enumerate() {
         for need in &job.needs {
             let Some(&j) = index.get(need.value.as_str()) else {
-                return Err(format!("job `{id}` needs `{}`, which does not exist", need.value));
+                return Err(format!(
+                    "job `{id}` needs `{}`, which does not exist",
+                    need.value
+                ));
             };
             indegree[i] += 1;
             dependents[j].push(i);
         }
     }
-    let mut ready: std::collections::BTreeSet<usize> = (0..ids.len()).filter(|i| indegree[*i] == 0).collect();
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..ids.len()).filter(|i| indegree[*i] == 0).collect();
     let mut order = Vec::with_capacity(ids.len());
     while let Some(i) = ready.pop_first() {
         order.push(ids[i].clone());
@@ -278,8 +333,14 @@ pub fn topological_order(workflow: &Workflow) -> Result<Vec<String>, String> {
         }
     }
     if order.len() != ids.len() {
-        let stuck: Vec<&str> = (0..ids.len()).filter(|i| indegree[*i] > 0).map(|i| ids[i].as_str()).collect();
-        return Err(format!("the `needs` of jobs {} form a cycle", stuck.join(", ")));
+        let stuck: Vec<&str> = (0..ids.len())
+            .filter(|i| indegree[*i] > 0)
+            .map(|i| ids[i].as_str())
+            .collect();
+        return Err(format!(
+            "the `needs` of jobs {} form a cycle",
+            stuck.join(", ")
+        ));
     }
     Ok(order)
 }

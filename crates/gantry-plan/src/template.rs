@@ -12,15 +12,22 @@ pub fn evaluate_value(value: &Value, ctx: &dyn Context) -> Result<Value, EvalErr
             if !s.contains("${{") {
                 return Ok(value.clone());
             }
-            let template = gantry_expr::parse_template(s).map_err(|e| EvalError { message: e.message })?;
+            let template =
+                gantry_expr::parse_template(s).map_err(|e| EvalError { message: e.message })?;
             template.evaluate(ctx)?
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| evaluate_value(v, ctx)).collect::<Result<_, _>>()?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| evaluate_value(v, ctx))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(map) => {
             let mut out = serde_json::Map::with_capacity(map.len());
             for (k, v) in map {
                 let key = if k.contains("${{") {
-                    let template = gantry_expr::parse_template(k).map_err(|e| EvalError { message: e.message })?;
+                    let template = gantry_expr::parse_template(k)
+                        .map_err(|e| EvalError { message: e.message })?;
                     template.evaluate_to_string(ctx)?
                 } else {
                     k.clone()

@@ -1,7 +1,7 @@
 //! Does a workflow fire for an event? And if not, why not.
 
-use gantry_syntax::ast::{RefFilter, Workflow};
 use gantry_syntax::Spanned;
+use gantry_syntax::ast::{RefFilter, Workflow};
 
 use crate::event::{Event, EventKind};
 use crate::filter::PatternList;
@@ -15,12 +15,19 @@ pub fn fires(workflow: &Workflow, event: &Event) -> Result<(), String> {
     let on = &workflow.on;
     match event.kind {
         EventKind::Push => {
-            let filter = on.push.as_ref().ok_or_else(|| no_trigger("push", workflow))?;
+            let filter = on
+                .push
+                .as_ref()
+                .ok_or_else(|| no_trigger("push", workflow))?;
             push_fires(filter, event)
         }
         EventKind::PullRequest | EventKind::PullRequestTarget => {
             let name = event.kind.name();
-            let filter = if event.kind == EventKind::PullRequest { &on.pull_request } else { &on.pull_request_target };
+            let filter = if event.kind == EventKind::PullRequest {
+                &on.pull_request
+            } else {
+                &on.pull_request_target
+            };
             let filter = filter.as_ref().ok_or_else(|| no_trigger(name, workflow))?;
             pull_request_fires(filter, event)
         }
@@ -35,9 +42,11 @@ pub fn fires(workflow: &Workflow, event: &Event) -> Result<(), String> {
                 _ => Ok(()),
             }
         }
-        EventKind::WorkflowDispatch => {
-            on.workflow_dispatch.as_ref().map(|_| ()).ok_or_else(|| no_trigger("workflow_dispatch", workflow))
-        }
+        EventKind::WorkflowDispatch => on
+            .workflow_dispatch
+            .as_ref()
+            .map(|_| ())
+            .ok_or_else(|| no_trigger("workflow_dispatch", workflow)),
     }
 }
 
@@ -60,7 +69,10 @@ fn no_trigger(event: &str, workflow: &Workflow) -> String {
     if listens.is_empty() {
         format!("does not listen to `{event}`")
     } else {
-        format!("does not listen to `{event}` (listens to: {})", listens.join(", "))
+        format!(
+            "does not listen to `{event}` (listens to: {})",
+            listens.join(", ")
+        )
     }
 }
 
@@ -71,7 +83,9 @@ fn push_fires(filter: &RefFilter, event: &Event) -> Result<(), String> {
         if has_tag_filter {
             ref_filter("tag", tag, &filter.tags, &filter.tags_ignore)?;
         } else if has_branch_filter {
-            return Err(format!("tag `{tag}` pushed, but `push` filters branches only"));
+            return Err(format!(
+                "tag `{tag}` pushed, but `push` filters branches only"
+            ));
         }
         // GitHub does not evaluate path filters for tag pushes.
         return Ok(());
@@ -80,7 +94,9 @@ fn push_fires(filter: &RefFilter, event: &Event) -> Result<(), String> {
     if has_branch_filter {
         ref_filter("branch", branch, &filter.branches, &filter.branches_ignore)?;
     } else if has_tag_filter {
-        return Err(format!("branch `{branch}` pushed, but `push` filters tags only"));
+        return Err(format!(
+            "branch `{branch}` pushed, but `push` filters tags only"
+        ));
     }
     path_filter(filter, event)
 }
@@ -91,7 +107,10 @@ fn pull_request_fires(filter: &RefFilter, event: &Event) -> Result<(), String> {
         Some(types) => {
             if !types.iter().any(|t| t.value == action) {
                 let listed: Vec<&str> = types.iter().map(|t| t.value.as_str()).collect();
-                return Err(format!("activity `{action}` is not in `types` [{}]", listed.join(", ")));
+                return Err(format!(
+                    "activity `{action}` is not in `types` [{}]",
+                    listed.join(", ")
+                ));
             }
         }
         None => {
@@ -103,8 +122,17 @@ fn pull_request_fires(filter: &RefFilter, event: &Event) -> Result<(), String> {
             }
         }
     }
-    let base = event.base_ref.as_deref().map(crate::event::short_ref).unwrap_or("");
-    ref_filter("base branch", base, &filter.branches, &filter.branches_ignore)?;
+    let base = event
+        .base_ref
+        .as_deref()
+        .map(crate::event::short_ref)
+        .unwrap_or("");
+    ref_filter(
+        "base branch",
+        base,
+        &filter.branches,
+        &filter.branches_ignore,
+    )?;
     path_filter(filter, event)
 }
 
@@ -133,13 +161,19 @@ fn path_filter(filter: &RefFilter, event: &Event) -> Result<(), String> {
     if let Some(patterns) = &filter.paths {
         let list = compile(patterns)?;
         if !files.iter().any(|f| list.includes(f)) {
-            return Err(format!("no changed file matches `paths` {}", show(patterns)));
+            return Err(format!(
+                "no changed file matches `paths` {}",
+                show(patterns)
+            ));
         }
     }
     if let Some(patterns) = &filter.paths_ignore {
         let list = compile(patterns)?;
         if !files.is_empty() && files.iter().all(|f| list.includes(f)) {
-            return Err(format!("every changed file matches `paths-ignore` {}", show(patterns)));
+            return Err(format!(
+                "every changed file matches `paths-ignore` {}",
+                show(patterns)
+            ));
         }
     }
     Ok(())

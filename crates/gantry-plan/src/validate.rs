@@ -77,10 +77,14 @@ impl Place {
     /// The contexts an expression here may read.
     pub fn contexts(self) -> &'static [&'static str] {
         const MATRIX_JOB: &[&str] = &["github", "needs", "strategy", "matrix", "vars", "inputs"];
-        const STEP_FULL: &[&str] =
-            &["github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets", "steps", "inputs"];
+        const STEP_FULL: &[&str] = &[
+            "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets",
+            "steps", "inputs",
+        ];
         match self {
-            Place::RunName | Place::WorkflowConcurrency | Place::CallInputDefault => &["github", "inputs", "vars"],
+            Place::RunName | Place::WorkflowConcurrency | Place::CallInputDefault => {
+                &["github", "inputs", "vars"]
+            }
             Place::WorkflowEnv => &["github", "secrets", "inputs", "vars"],
             Place::CallOutputValue => &["github", "jobs", "vars", "inputs"],
             Place::JobIf | Place::JobStrategy => &["github", "needs", "vars", "inputs"],
@@ -93,13 +97,22 @@ impl Place {
             | Place::JobTimeout
             | Place::JobContinueOnError
             | Place::JobWith => MATRIX_JOB,
-            Place::JobContainerCredentials => {
-                &["github", "needs", "strategy", "matrix", "env", "vars", "secrets", "inputs"]
+            Place::JobContainerCredentials => &[
+                "github", "needs", "strategy", "matrix", "env", "vars", "secrets", "inputs",
+            ],
+            Place::JobEnv | Place::JobSecrets => &[
+                "github", "needs", "strategy", "matrix", "vars", "secrets", "inputs",
+            ],
+            Place::JobDefaults => &[
+                "github", "needs", "strategy", "matrix", "env", "vars", "inputs",
+            ],
+            Place::JobOutputs | Place::StepEnv | Place::Step | Place::JobEnvironmentUrl => {
+                STEP_FULL
             }
-            Place::JobEnv | Place::JobSecrets => &["github", "needs", "strategy", "matrix", "vars", "secrets", "inputs"],
-            Place::JobDefaults => &["github", "needs", "strategy", "matrix", "env", "vars", "inputs"],
-            Place::JobOutputs | Place::StepEnv | Place::Step | Place::JobEnvironmentUrl => STEP_FULL,
-            Place::StepIf => &["github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "steps", "inputs"],
+            Place::StepIf => &[
+                "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "steps",
+                "inputs",
+            ],
         }
     }
 
@@ -117,7 +130,12 @@ const STATUS_FUNCTIONS: [&str; 4] = ["success", "failure", "always", "cancelled"
 /// Checks a parsed workflow. `source` is the file's text (for precise
 /// expression positions).
 pub fn validate(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
-    let mut v = Validator { file: &workflow.file, source, lines: line_starts(source), out: Vec::new() };
+    let mut v = Validator {
+        file: &workflow.file,
+        source,
+        lines: line_starts(source),
+        out: Vec::new(),
+    };
     v.workflow(workflow);
     v.out
 }
@@ -143,7 +161,10 @@ impl Validator<'_> {
         for (_, value) in wf.env.values() {
             self.value(value, Place::WorkflowEnv);
         }
-        for filter in [&wf.on.push, &wf.on.pull_request, &wf.on.pull_request_target].into_iter().flatten() {
+        for filter in [&wf.on.push, &wf.on.pull_request, &wf.on.pull_request_target]
+            .into_iter()
+            .flatten()
+        {
             self.filters(filter);
         }
         for cron in &wf.on.schedule {
@@ -168,13 +189,24 @@ impl Validator<'_> {
     }
 
     fn filters(&mut self, filter: &RefFilter) {
-        for list in [&filter.branches, &filter.branches_ignore, &filter.tags, &filter.tags_ignore, &filter.paths, &filter.paths_ignore]
-            .into_iter()
-            .flatten()
+        for list in [
+            &filter.branches,
+            &filter.branches_ignore,
+            &filter.tags,
+            &filter.tags_ignore,
+            &filter.paths,
+            &filter.paths_ignore,
+        ]
+        .into_iter()
+        .flatten()
         {
             for pattern in list {
                 if let Err(e) = crate::filter::Pattern::new(&pattern.value) {
-                    self.error(pattern.span, format!("bad filter pattern `{}`: {e}", pattern.value), None);
+                    self.error(
+                        pattern.span,
+                        format!("bad filter pattern `{}`: {e}", pattern.value),
+                        None,
+                    );
                 }
             }
         }
@@ -209,7 +241,11 @@ impl Validator<'_> {
                 key.sort();
                 if reported.insert(key) {
                     cycle.push(id.to_string());
-                    let span = wf.jobs.get(id).map(|(_, j)| j.needs.first().map(|n| n.span).unwrap_or(j.id.span)).unwrap_or_default();
+                    let span = wf
+                        .jobs
+                        .get(id)
+                        .map(|(_, j)| j.needs.first().map(|n| n.span).unwrap_or(j.id.span))
+                        .unwrap_or_default();
                     self.error(
                         span,
                         format!("`needs` form a cycle: {}", cycle.join(" → ")),
@@ -220,7 +256,9 @@ impl Validator<'_> {
             }
             _ => {}
         }
-        let Some((_, job)) = wf.jobs.get(id) else { return };
+        let Some((_, job)) = wf.jobs.get(id) else {
+            return;
+        };
         state.insert(id, 1);
         stack.push(id);
         for need in &job.needs {
@@ -263,7 +301,14 @@ impl Validator<'_> {
             }
         }
         if let Some(strategy) = &job.strategy {
-            for value in [&strategy.matrix, &strategy.fail_fast, &strategy.max_parallel].into_iter().flatten() {
+            for value in [
+                &strategy.matrix,
+                &strategy.fail_fast,
+                &strategy.max_parallel,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 self.value(value, Place::JobStrategy);
             }
             if let Some(matrix) = &strategy.matrix
@@ -296,7 +341,11 @@ impl Validator<'_> {
         for (_, service) in job.services.values() {
             self.container(service, Place::JobServices);
         }
-        let step_ids: Vec<&str> = job.steps.iter().filter_map(|s| s.id.as_ref().map(|i| i.value.as_str())).collect();
+        let step_ids: Vec<&str> = job
+            .steps
+            .iter()
+            .filter_map(|s| s.id.as_ref().map(|i| i.value.as_str()))
+            .collect();
         for step in &job.steps {
             self.step(step);
         }
@@ -308,7 +357,12 @@ impl Validator<'_> {
         for (_, value) in container.env.values() {
             self.value(value, place);
         }
-        for value in container.ports.iter().chain(&container.volumes).chain(&container.options) {
+        for value in container
+            .ports
+            .iter()
+            .chain(&container.volumes)
+            .chain(&container.options)
+        {
             self.value(value, place);
         }
         if let Some(credentials) = &container.credentials {
@@ -320,7 +374,15 @@ impl Validator<'_> {
         if let Some(cond) = &step.if_ {
             self.condition(cond, Place::StepIf);
         }
-        for value in [&step.name, &step.working_directory, &step.continue_on_error, &step.timeout_minutes].into_iter().flatten() {
+        for value in [
+            &step.name,
+            &step.working_directory,
+            &step.continue_on_error,
+            &step.timeout_minutes,
+        ]
+        .into_iter()
+        .flatten()
+        {
             self.value(value, Place::Step);
         }
         if let Some(run) = &step.run {
@@ -351,7 +413,12 @@ impl Validator<'_> {
         let runs: Vec<SValue> = job
             .steps
             .iter()
-            .filter_map(|s| s.run.as_ref().map(|r| SValue { value: Value::String(r.value.clone()), span: r.span }))
+            .filter_map(|s| {
+                s.run.as_ref().map(|r| SValue {
+                    value: Value::String(r.value.clone()),
+                    span: r.span,
+                })
+            })
             .collect();
         values.extend(runs.iter().map(|v| (v, false)));
         let _ = wf;
@@ -364,9 +431,20 @@ impl Validator<'_> {
                         let hint = if needs.is_empty() {
                             format!("add `needs: {name}` to job `{}`", job.id.value)
                         } else {
-                            format!("add `{name}` to the `needs` of job `{}` (now: {})", job.id.value, needs.join(", "))
+                            format!(
+                                "add `{name}` to the `needs` of job `{}` (now: {})",
+                                job.id.value,
+                                needs.join(", ")
+                            )
                         };
-                        self.warning(value.span, format!("`needs.{name}` refers to a job that job `{}` does not need", job.id.value), &hint);
+                        self.warning(
+                            value.span,
+                            format!(
+                                "`needs.{name}` refers to a job that job `{}` does not need",
+                                job.id.value
+                            ),
+                            &hint,
+                        );
                     }
                     if ctx == "steps" && !step_ids.iter().any(|s| s.eq_ignore_ascii_case(&name)) {
                         self.warning(
@@ -384,7 +462,9 @@ impl Validator<'_> {
         match &cond.value {
             Value::String(text) => {
                 let trimmed = text.trim();
-                let whole = trimmed.starts_with("${{") && trimmed.ends_with("}}") && trimmed.matches("${{").count() == 1;
+                let whole = trimmed.starts_with("${{")
+                    && trimmed.ends_with("}}")
+                    && trimmed.matches("${{").count() == 1;
                 if !whole && text.contains("${{") {
                     self.warning(
                         cond.span,
@@ -396,8 +476,16 @@ impl Validator<'_> {
                 }
                 match gantry_expr::parse_condition(text) {
                     Ok(_) => {
-                        let inner_offset = if whole { text.find("${{").map(|i| i + 3).unwrap_or(0) } else { 0 };
-                        let inner = if whole { &text[inner_offset..text.rfind("}}").unwrap_or(text.len())] } else { text.as_str() };
+                        let inner_offset = if whole {
+                            text.find("${{").map(|i| i + 3).unwrap_or(0)
+                        } else {
+                            0
+                        };
+                        let inner = if whole {
+                            &text[inner_offset..text.rfind("}}").unwrap_or(text.len())]
+                        } else {
+                            text.as_str()
+                        };
                         if let Ok(expr) = gantry_expr::parse(inner) {
                             self.expr_checks(&expr, text, inner_offset, cond.span, place);
                         }
@@ -409,7 +497,11 @@ impl Validator<'_> {
                 }
             }
             Value::Bool(_) | Value::Number(_) | Value::Null => {}
-            _ => self.error(cond.span, "`if` must be a string or a boolean".to_string(), None),
+            _ => self.error(
+                cond.span,
+                "`if` must be a string or a boolean".to_string(),
+                None,
+            ),
         }
     }
 
@@ -441,16 +533,29 @@ impl Validator<'_> {
         }
     }
 
-    fn expr_checks(&mut self, expr: &gantry_expr::Expr, text: &str, base: usize, span: Span, place: Place) {
+    fn expr_checks(
+        &mut self,
+        expr: &gantry_expr::Expr,
+        text: &str,
+        base: usize,
+        span: Span,
+        place: Place,
+    ) {
         let allowed = place.contexts();
         for (name, offset) in expr.contexts() {
             if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&name)) {
                 let at = self.span_in(span, text, base + offset);
-                let known = ["github", "env", "vars", "secrets", "inputs", "matrix", "strategy", "needs", "steps", "job", "jobs", "runner"];
+                let known = [
+                    "github", "env", "vars", "secrets", "inputs", "matrix", "strategy", "needs",
+                    "steps", "job", "jobs", "runner",
+                ];
                 if known.iter().any(|k| k.eq_ignore_ascii_case(&name)) {
                     self.error(
                         at,
-                        format!("context `{name}` is not available in `{}`", place.describe()),
+                        format!(
+                            "context `{name}` is not available in `{}`",
+                            place.describe()
+                        ),
                         Some(&format!("available here: {}", allowed.join(", "))),
                     );
                 } else {
@@ -469,7 +574,11 @@ impl Validator<'_> {
                 self.error(at, format!("`{name}()` can only be used in `if:`"), None);
             }
             if lower == "hashfiles" && !place.allows_hash_files() {
-                self.error(at, format!("`hashFiles()` is not available in `{}`", place.describe()), Some("hashFiles works in steps only"));
+                self.error(
+                    at,
+                    format!("`hashFiles()` is not available in `{}`", place.describe()),
+                    Some("hashFiles works in steps only"),
+                );
             }
         }
     }
@@ -478,26 +587,37 @@ impl Validator<'_> {
     fn span_in(&self, span: Span, text: &str, offset: usize) -> Span {
         let start = span.start.offset;
         let offset = offset.min(text.len());
-        let Some(raw) = self.source.get(start..) else { return span };
+        let Some(raw) = self.source.get(start..) else {
+            return span;
+        };
         let pos = if raw.starts_with(text) {
             Some(start + offset)
-        } else if (raw.starts_with('\'') || raw.starts_with('"')) && raw[1..].starts_with(&text[..offset.min(text.len())]) {
+        } else if (raw.starts_with('\'') || raw.starts_with('"'))
+            && raw[1..].starts_with(&text[..offset.min(text.len())])
+        {
             Some(start + 1 + offset)
         } else {
             // Block scalars and escapes: find the expression's line in the source.
             let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-            let line_end = text[offset..].find('\n').map(|i| offset + i).unwrap_or(text.len());
+            let line_end = text[offset..]
+                .find('\n')
+                .map(|i| offset + i)
+                .unwrap_or(text.len());
             let line = &text[line_start..line_end];
             if line.trim().is_empty() {
                 None
             } else {
-                raw.find(line).map(|found| start + found + (offset - line_start))
+                raw.find(line)
+                    .map(|found| start + found + (offset - line_start))
             }
         };
         match pos {
             Some(p) if p < self.source.len() => {
                 let pos = self.pos_at(p);
-                Span { start: pos, end: pos }
+                Span {
+                    start: pos,
+                    end: pos,
+                }
             }
             _ => span,
         }
@@ -510,7 +630,11 @@ impl Validator<'_> {
         };
         let line_start = self.lines[line_idx];
         let col = self.source[line_start..offset].chars().count() + 1;
-        Pos { line: line_idx as u32 + 1, col: col as u32, offset }
+        Pos {
+            line: line_idx as u32 + 1,
+            col: col as u32,
+            offset,
+        }
     }
 
     fn error(&mut self, span: Span, message: String, hint: Option<&str>) {
@@ -522,12 +646,15 @@ impl Validator<'_> {
     }
 
     fn warning(&mut self, span: Span, message: String, hint: &str) {
-        self.out.push(Diagnostic::warning(self.file, span, message).with_hint(hint));
+        self.out
+            .push(Diagnostic::warning(self.file, span, message).with_hint(hint));
     }
 }
 
 fn line_starts(source: &str) -> Vec<usize> {
-    std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect()
+    std::iter::once(0)
+        .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
 }
 
 fn collect_strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
@@ -575,11 +702,15 @@ fn property_refs(text: &str, bare: bool) -> Vec<(&'static str, String)> {
                 let at = search + found;
                 search = at + pattern.len();
                 let before = region[..at].chars().next_back();
-                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '\'') {
+                if before.is_some_and(|c| {
+                    c.is_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '\''
+                }) {
                     continue;
                 }
-                let name: String =
-                    region[search..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-').collect();
+                let name: String = region[search..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                    .collect();
                 if !name.is_empty() {
                     out.push((ctx, name));
                 }
@@ -593,7 +724,9 @@ fn property_refs(text: &str, bare: bool) -> Vec<(&'static str, String)> {
 pub fn check_cron(line: &str) -> Result<(), String> {
     let fields = line.split_whitespace().count();
     if fields != 5 {
-        return Err(format!("cron `{line}` has {fields} fields; GitHub's cron has 5 (minute hour day month weekday)"));
+        return Err(format!(
+            "cron `{line}` has {fields} fields; GitHub's cron has 5 (minute hour day month weekday)"
+        ));
     }
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Disallowed)
@@ -613,14 +746,21 @@ mod tests {
         assert!(check_cron("30 5 * * 1-5").is_ok());
         assert!(check_cron("*/15 * * * *").is_ok());
         assert!(check_cron("0 0 * * MON").is_ok());
-        assert!(check_cron("61 * * * *").unwrap_err().starts_with("bad cron"));
+        assert!(
+            check_cron("61 * * * *")
+                .unwrap_err()
+                .starts_with("bad cron")
+        );
         assert!(check_cron("* * * *").unwrap_err().contains("4 fields"));
         assert!(check_cron("0 0 0 * * *").unwrap_err().contains("6 fields"));
     }
 
     #[test]
     fn property_refs_are_found() {
-        assert_eq!(property_refs("${{ needs.build.outputs.x }}", false), [("needs", "build".to_string())]);
+        assert_eq!(
+            property_refs("${{ needs.build.outputs.x }}", false),
+            [("needs", "build".to_string())]
+        );
         assert_eq!(
             property_refs("needs.a.result == 'success' && steps.b.outcome", true),
             [("needs", "a".to_string()), ("steps", "b".to_string())]

@@ -14,7 +14,9 @@ use gantry_plan::{Event, EventKind, MatrixPlan, PlanRequest, WorkflowPlan};
 use gantry_syntax::ast::Workflow;
 
 fn cases(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test_data")
+        .join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
         .flatten()
@@ -28,8 +30,16 @@ fn cases(dir: &str) -> Vec<PathBuf> {
 
 fn parse(file: &str, src: &str) -> Arc<Workflow> {
     let (wf, diags) = gantry_syntax::parse_workflow(file, src);
-    let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).map(|d| gantry_syntax::render(d, src)).collect();
-    assert!(errors.is_empty(), "{file} has syntax errors:\n{}", errors.join("\n"));
+    let errors: Vec<_> = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| gantry_syntax::render(d, src))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{file} has syntax errors:\n{}",
+        errors.join("\n")
+    );
     Arc::new(wf)
 }
 
@@ -38,14 +48,21 @@ struct Files(Vec<(String, Arc<Workflow>)>);
 impl gantry_plan::Resolver for Files {
     fn workflow(&self, _caller: &str, uses: &str) -> Result<Arc<Workflow>, String> {
         let name = uses.trim_start_matches("./");
-        self.0.iter().find(|(f, _)| f == name).map(|(_, w)| w.clone()).ok_or_else(|| format!("no workflow `{uses}`"))
+        self.0
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, w)| w.clone())
+            .ok_or_else(|| format!("no workflow `{uses}`"))
     }
 }
 
 fn show(out: &mut String, w: &WorkflowPlan, indent: &str) {
     out.push_str(&format!("{indent}workflow {} ({})\n", w.name, w.file));
     if !w.inputs.is_empty() {
-        out.push_str(&format!("{indent}  inputs {}\n", serde_json::Value::Object(w.inputs.clone())));
+        out.push_str(&format!(
+            "{indent}  inputs {}\n",
+            serde_json::Value::Object(w.inputs.clone())
+        ));
     }
     for job in &w.jobs {
         let mut line = format!("{indent}  job {}", job.id);
@@ -56,7 +73,10 @@ fn show(out: &mut String, w: &WorkflowPlan, indent: &str) {
             MatrixPlan::None => {}
             MatrixPlan::Dynamic => line.push_str(" matrix dynamic"),
             MatrixPlan::Static(combos) => {
-                let names: Vec<String> = combos.iter().map(|c| gantry_plan::matrix::display_name(&job.id, c)).collect();
+                let names: Vec<String> = combos
+                    .iter()
+                    .map(|c| gantry_plan::matrix::display_name(&job.id, c))
+                    .collect();
                 line.push_str(&format!(" matrix [{}]", names.join("; ")));
             }
         }
@@ -79,11 +99,20 @@ fn plans() {
             let value = value.trim();
             match key {
                 "event" => {
-                    let (kind, git_ref) = value.split_once(' ').unwrap_or((value, "refs/heads/main"));
+                    let (kind, git_ref) =
+                        value.split_once(' ').unwrap_or((value, "refs/heads/main"));
                     event.kind = EventKind::parse(kind).unwrap();
                     event.git_ref = git_ref.to_string();
                 }
-                "changed" => event.changed_files = Some(value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+                "changed" => {
+                    event.changed_files = Some(
+                        value
+                            .split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    )
+                }
                 "action" => event.action = Some(value.to_string()),
                 "base" => event.base_ref = Some(value.to_string()),
                 "input" => {
@@ -99,7 +128,11 @@ fn plans() {
             .split("\n---\n")
             .enumerate()
             .map(|(i, doc)| {
-                let file = if i == 0 { format!("{stem}.yml") } else { format!("{stem}-{i}.yml") };
+                let file = if i == 0 {
+                    format!("{stem}.yml")
+                } else {
+                    format!("{stem}-{i}.yml")
+                };
                 let wf = parse(&file, doc);
                 (file, wf)
             })
@@ -107,7 +140,13 @@ fn plans() {
         let asts: Vec<Arc<Workflow>> = workflows.iter().map(|(_, w)| w.clone()).collect();
         let resolver = Files(workflows.clone());
         let vars = serde_json::Map::new();
-        let result = gantry_plan::plan(&PlanRequest { event: &event, workflows: &asts, job: job.as_deref(), vars: &vars, resolver: &resolver });
+        let result = gantry_plan::plan(&PlanRequest {
+            event: &event,
+            workflows: &asts,
+            job: job.as_deref(),
+            vars: &vars,
+            resolver: &resolver,
+        });
         let mut out = String::new();
         match result {
             Ok(plan) => {
@@ -135,7 +174,10 @@ fn validation() {
         let file = format!("{}.yml", path.file_stem().unwrap().to_string_lossy());
         let wf = parse(&file, &src);
         let diags = gantry_plan::validate(&wf, &src);
-        let rendered: Vec<String> = diags.iter().map(|d| gantry_syntax::render(d, &src)).collect();
+        let rendered: Vec<String> = diags
+            .iter()
+            .map(|d| gantry_syntax::render(d, &src))
+            .collect();
         expect_test::expect_file![path.with_extension("diag")].assert_eq(&rendered.join("\n"));
     }
 }

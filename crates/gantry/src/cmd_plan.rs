@@ -16,9 +16,18 @@ pub fn run(dir: &Path, args: EventArgs) -> Result<ExitCode, UserError> {
     let prepared = prepare(dir, &args, &[])?;
     let ctx = static_context(&prepared);
     if args.json {
-        let workflows: Vec<Value> = prepared.plan.workflows.iter().map(|w| workflow_json(w, &ctx)).collect();
-        let skipped: Vec<Value> =
-            prepared.plan.skipped.iter().map(|s| json!({"file": s.file, "name": s.name, "reason": s.reason})).collect();
+        let workflows: Vec<Value> = prepared
+            .plan
+            .workflows
+            .iter()
+            .map(|w| workflow_json(w, &ctx))
+            .collect();
+        let skipped: Vec<Value> = prepared
+            .plan
+            .skipped
+            .iter()
+            .map(|s| json!({"file": s.file, "name": s.name, "reason": s.reason}))
+            .collect();
         let out = json!({
             "event": prepared.repo_event.event.kind.name(),
             "ref": prepared.repo_event.event.git_ref,
@@ -41,15 +50,33 @@ pub fn run(dir: &Path, args: EventArgs) -> Result<ExitCode, UserError> {
         &e.sha[..e.sha.len().min(12)]
     ));
     for w in &prepared.plan.workflows {
-        out.push_str(&format!("{green}▶{green:#} {bold}{}{bold:#} {dim}({}){dim:#}\n", w.name, w.file));
+        out.push_str(&format!(
+            "{green}▶{green:#} {bold}{}{bold:#}{dim}{}{dim:#}\n",
+            w.name,
+            file_suffix(&w.name, &w.file)
+        ));
         tree(&mut out, w, &ctx, "  ");
     }
     for s in &prepared.plan.skipped {
-        out.push_str(&format!("{dim}⊘ {} ({}): {}{dim:#}\n", s.name, s.file, s.reason));
+        out.push_str(&format!(
+            "{dim}⊘ {}{}: {}{dim:#}\n",
+            s.name,
+            file_suffix(&s.name, &s.file),
+            s.reason
+        ));
     }
     let mut stdout = anstream::stdout();
     let _ = std::io::Write::write_all(&mut stdout, out.as_bytes());
     Ok(ExitCode::SUCCESS)
+}
+
+/// ` (FILE)` after a workflow's name, unless the name is the file (no `name:`).
+fn file_suffix(name: &str, file: &str) -> String {
+    if name == file {
+        String::new()
+    } else {
+        format!(" ({file})")
+    }
 }
 
 /// Contexts known before anything runs, for showing static `if`s.
@@ -68,7 +95,9 @@ fn static_context(p: &Prepared) -> MapContext {
         "head_ref": e.event.head_ref.as_deref().map(gantry_plan::event::short_ref).unwrap_or(""),
         "base_ref": e.event.base_ref.as_deref().map(gantry_plan::event::short_ref).unwrap_or(""),
     });
-    MapContext::new().with("github", github).with("vars", Value::Object(p.vars.clone()))
+    MapContext::new()
+        .with("github", github)
+        .with("vars", Value::Object(p.vars.clone()))
 }
 
 /// What `plan` can say about a job's `if` before the run.
@@ -79,7 +108,9 @@ enum Condition {
 }
 
 fn condition(job: &JobPlan, w: &WorkflowPlan, ctx: &MapContext) -> Condition {
-    let Some(cond) = &job.job.if_ else { return Condition::Always };
+    let Some(cond) = &job.job.if_ else {
+        return Condition::Always;
+    };
     let text = match &cond.value {
         Value::Bool(true) => return Condition::Always,
         Value::Bool(false) => return Condition::False,
@@ -122,7 +153,9 @@ fn tree(out: &mut String, w: &WorkflowPlan, ctx: &MapContext, indent: &str) {
         }
         match condition(job, w, ctx) {
             Condition::Always => {}
-            Condition::False => line.push_str(&format!(" {dim}— skipped: its `if` is false{dim:#}")),
+            Condition::False => {
+                line.push_str(&format!(" {dim}— skipped: its `if` is false{dim:#}"))
+            }
             Condition::Runtime(text) => line.push_str(&format!(" {dim}if: {}{dim:#}", text.trim())),
         }
         if let Some(runs_on) = &job.job.runs_on
@@ -130,7 +163,9 @@ fn tree(out: &mut String, w: &WorkflowPlan, ctx: &MapContext, indent: &str) {
             && !label.contains("${{")
             && !gantry_engine::host_label(label)
         {
-            line.push_str(&format!(" {dim}— skipped: no runner for `{label}` here{dim:#}"));
+            line.push_str(&format!(
+                " {dim}— skipped: no runner for `{label}` here{dim:#}"
+            ));
         }
         if job.job.container.is_some() || !job.job.services.is_empty() {
             line.push_str(&format!(" {dim}(needs Docker){dim:#}"));
@@ -142,17 +177,27 @@ fn tree(out: &mut String, w: &WorkflowPlan, ctx: &MapContext, indent: &str) {
             && combos.len() > 1
         {
             for (ci, combo) in combos.iter().enumerate() {
-                let mark = if ci + 1 == combos.len() && job.call.is_none() { "└─" } else { "├─" };
-                out.push_str(&format!("{child_indent}{mark} {dim}{}{dim:#}\n", gantry_plan::matrix::display_name(&job.id, combo)));
+                let mark = if ci + 1 == combos.len() && job.call.is_none() {
+                    "└─"
+                } else {
+                    "├─"
+                };
+                out.push_str(&format!(
+                    "{child_indent}{mark} {dim}{}{dim:#}\n",
+                    gantry_plan::matrix::display_name(&job.id, combo)
+                ));
             }
         }
         if let Some(called) = &job.call {
-            out.push_str(&format!("{child_indent}{dim}calls {} ({}){dim:#}\n", called.name, called.file));
+            out.push_str(&format!(
+                "{child_indent}{dim}calls {}{}{dim:#}\n",
+                called.name,
+                file_suffix(&called.name, &called.file)
+            ));
             tree(out, called, ctx, &child_indent);
         }
     }
 }
-
 
 fn workflow_json(w: &WorkflowPlan, ctx: &MapContext) -> Value {
     let jobs: Vec<Value> = w
@@ -161,7 +206,11 @@ fn workflow_json(w: &WorkflowPlan, ctx: &MapContext) -> Value {
         .map(|j| {
             let matrix = match &j.matrix {
                 MatrixPlan::None => Value::Null,
-                MatrixPlan::Static(c) => json!(c.iter().map(gantry_plan::matrix::to_context).collect::<Vec<_>>()),
+                MatrixPlan::Static(c) => json!(
+                    c.iter()
+                        .map(gantry_plan::matrix::to_context)
+                        .collect::<Vec<_>>()
+                ),
                 MatrixPlan::Dynamic => json!("dynamic"),
             };
             let cond = match condition(j, w, ctx) {

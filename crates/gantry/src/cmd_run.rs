@@ -27,7 +27,11 @@ pub struct Prepared {
     pub vars: Map<String, Value>,
 }
 
-pub fn prepare(dir: &Path, args: &EventArgs, actions_dirs: &[std::path::PathBuf]) -> Result<Prepared, UserError> {
+pub fn prepare(
+    dir: &Path,
+    args: &EventArgs,
+    actions_dirs: &[std::path::PathBuf],
+) -> Result<Prepared, UserError> {
     let root = crate::git::root(dir)?;
     let files = crate::workflows::discover(&root);
     if files.is_empty() {
@@ -40,24 +44,49 @@ pub fn prepare(dir: &Path, args: &EventArgs, actions_dirs: &[std::path::PathBuf]
     for file in &files {
         all.push(crate::workflows::load(&root, file)?);
     }
-    let selected_files: Vec<String> =
-        crate::workflows::select(&all, &args.workflows, &root)?.iter().map(|w| w.file.clone()).collect();
-    let workflows: Vec<LoadedWorkflow> = all.into_iter().filter(|w| selected_files.contains(&w.file)).collect();
+    let selected_files: Vec<String> = crate::workflows::select(&all, &args.workflows, &root)?
+        .iter()
+        .map(|w| w.file.clone())
+        .collect();
+    let workflows: Vec<LoadedWorkflow> = all
+        .into_iter()
+        .filter(|w| selected_files.contains(&w.file))
+        .collect();
     // Refuse to run invalid workflows, showing every problem.
     let invalid: Vec<&LoadedWorkflow> = workflows.iter().filter(|w| w.has_errors()).collect();
     if !invalid.is_empty() {
         let mut err = anstream::stderr();
         for w in &invalid {
             for d in w.diagnostics.iter().filter(|d| d.is_error()) {
-                let _ = std::io::Write::write_all(&mut err, crate::cmd_validate::colour(&gantry_syntax::render(d, &w.source)).as_bytes());
+                let _ = std::io::Write::write_all(
+                    &mut err,
+                    crate::cmd_validate::colour(&gantry_syntax::render(d, &w.source)).as_bytes(),
+                );
             }
         }
         let names: Vec<&str> = invalid.iter().map(|w| w.file.as_str()).collect();
-        return Err(UserError(format!("invalid workflow {}: fix the errors above (`gantry validate` lists them all)", names.join(", "))));
+        return Err(UserError(format!(
+            "invalid workflow {}: fix the errors above (`gantry validate` lists them all)",
+            names.join(", ")
+        )));
     }
 
     let kind = EventKind::parse(&args.event).ok_or_else(|| {
-        UserError(format!("unknown event `{}`: use push, pull_request, tag, schedule or workflow_dispatch", args.event))
+        let known = [
+            "push",
+            "pull_request",
+            "pull_request_target",
+            "tag",
+            "schedule",
+            "workflow_dispatch",
+        ];
+        let hint = gantry_plan::suggest::did_you_mean(&args.event, known)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        UserError(format!(
+            "unknown event `{}`{hint}: use push, pull_request, tag, schedule or workflow_dispatch",
+            args.event
+        ))
     })?;
     let mut inputs = IndexMap::new();
     for raw in &args.inputs {
@@ -65,7 +94,9 @@ pub fn prepare(dir: &Path, args: &EventArgs, actions_dirs: &[std::path::PathBuf]
         inputs.insert(k, v);
     }
     if !inputs.is_empty() && kind != EventKind::WorkflowDispatch {
-        return Err(UserError("--input is for workflow_dispatch: add `--event workflow_dispatch`".into()));
+        return Err(UserError(
+            "--input is for workflow_dispatch: add `--event workflow_dispatch`".into(),
+        ));
     }
     let mut vars = Map::new();
     for raw in &args.vars {
@@ -81,10 +112,14 @@ pub fn prepare(dir: &Path, args: &EventArgs, actions_dirs: &[std::path::PathBuf]
             base: args.base.as_deref(),
             inputs: &inputs,
             schedule: args.schedule.as_deref(),
+            needs_changed_files: workflows.iter().any(|w| uses_paths(&w.workflow)),
         },
     )?;
     let asts: Vec<_> = workflows.iter().map(|w| w.workflow.clone()).collect();
-    let resolver = FileResolver { root: root.clone(), actions_dirs: actions_dirs.to_vec() };
+    let resolver = FileResolver {
+        root: root.clone(),
+        actions_dirs: actions_dirs.to_vec(),
+    };
     let plan = gantry_plan::plan(&PlanRequest {
         event: &repo_event.event,
         workflows: &asts,
@@ -95,34 +130,72 @@ pub fn prepare(dir: &Path, args: &EventArgs, actions_dirs: &[std::path::PathBuf]
     .map_err(|errors| {
         let lines: Vec<String> = errors
             .iter()
-            .map(|e| if e.file.is_empty() { e.message.clone() } else { format!("{}: {}", e.file, e.message) })
+            .map(|e| {
+                if e.file.is_empty() {
+                    e.message.clone()
+                } else {
+                    format!("{}: {}", e.file, e.message)
+                }
+            })
             .collect();
         UserError(lines.join("\nerror: "))
     })?;
-    Ok(Prepared { root, workflows, repo_event, plan, vars })
+    Ok(Prepared {
+        root,
+        workflows,
+        repo_event,
+        plan,
+        vars,
+    })
+}
+
+/// Whether a workflow filters its triggers on changed paths.
+fn uses_paths(workflow: &gantry_syntax::ast::Workflow) -> bool {
+    let on = &workflow.on;
+    [&on.push, &on.pull_request, &on.pull_request_target]
+        .into_iter()
+        .flatten()
+        .any(|f| f.paths.is_some() || f.paths_ignore.is_some())
 }
 
 pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
     let started = Instant::now();
     let prepared = prepare(dir, &args.event, &args.actions_dirs)?;
     let secrets = crate::secrets::gather(&args.secrets, &args.secret_files)?;
-    let Prepared { root, workflows, repo_event, plan, vars } = prepared;
+    let Prepared {
+        root,
+        workflows,
+        repo_event,
+        plan,
+        vars,
+    } = prepared;
 
     if plan.workflows.is_empty() {
         let mut err = anstream::stderr();
         let _ = std::io::Write::write_fmt(
             &mut err,
-            format_args!("nothing to run for a {} of `{}`:\n", repo_event.event.kind.name(), repo_event.event.git_ref),
+            format_args!(
+                "nothing to run for a {} of `{}`:\n",
+                repo_event.event.kind.name(),
+                repo_event.event.git_ref
+            ),
         );
         for s in &plan.skipped {
-            let _ = std::io::Write::write_fmt(&mut err, format_args!("  ⊘ {} ({}): {}\n", s.name, s.file, s.reason));
+            let _ = std::io::Write::write_fmt(
+                &mut err,
+                format_args!("  ⊘ {} ({}): {}\n", s.name, s.file, s.reason),
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
 
     let number = store::next_run_number();
-    let writer = store::RunWriter::create(number)
-        .map_err(|e| UserError(format!("cannot create the run directory under `{}`: {e}", store::home().display())))?;
+    let writer = store::RunWriter::create(number).map_err(|e| {
+        UserError(format!(
+            "cannot create the run directory under `{}`: {e}",
+            store::home().display()
+        ))
+    })?;
     let mut renderer = Renderer::new(args.event.json, Some(writer));
     if repo_event.dirty {
         renderer.event(RunEvent::Warning {
@@ -133,13 +206,19 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         });
     }
     let running: Vec<&str> = plan.workflows.iter().map(|w| w.file.as_str()).collect();
-    for w in workflows.iter().filter(|w| running.contains(&w.file.as_str())) {
+    for w in workflows
+        .iter()
+        .filter(|w| running.contains(&w.file.as_str()))
+    {
         for message in crate::secrets::missing(&w.workflow, &w.source, &secrets) {
             renderer.event(RunEvent::Warning { message });
         }
         for d in w.diagnostics.iter().filter(|d| !d.is_error()) {
             renderer.event(RunEvent::Warning {
-                message: format!("{}:{}:{}: {}", d.file, d.span.start.line, d.span.start.col, d.message),
+                message: format!(
+                    "{}:{}:{}: {}",
+                    d.file, d.span.start.line, d.span.start.col, d.message
+                ),
             });
         }
     }
@@ -168,7 +247,11 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         run_dir: run_dir.clone(),
         cache_dir,
         actions_dirs: args.actions_dirs.clone(),
-        max_parallel: args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        max_parallel: args.parallel.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
         secrets,
         vars,
         git: GitInfo {
@@ -178,7 +261,9 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
             payload: repo_event.payload.clone(),
         },
         event: repo_event.event.clone(),
-        host_env: std::env::vars().filter(|(k, _)| !k.starts_with("GANTRY_SECRET_")).collect(),
+        host_env: std::env::vars()
+            .filter(|(k, _)| !k.starts_with("GANTRY_SECRET_"))
+            .collect(),
         run_id,
         run_number: number,
     });
@@ -191,6 +276,8 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         let hard = CancellationToken::new();
+        // Listen before the engine starts a step, so that no Ctrl-C is lost.
+        let listeners = listen_signals();
         let engine = {
             let cancel = cancel.clone();
             let hard = hard.clone();
@@ -198,7 +285,7 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
             let plan = plan.clone();
             tokio::spawn(async move { gantry_engine::run(&plan, config, tx, cancel, hard).await })
         };
-        let signals = tokio::spawn(watch_signals(cancel.clone(), hard.clone()));
+        let signals = tokio::spawn(watch_signals(listeners, cancel.clone(), hard.clone()));
         let mut ticker = tokio::time::interval(Duration::from_millis(100));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -214,8 +301,13 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         let result = match engine.await {
             Ok(result) => result,
             Err(e) => {
-                renderer.event(RunEvent::Warning { message: format!("internal error: the engine stopped: {e}") });
-                gantry_engine::RunResult { result: Outcome::Failure, jobs: Vec::new() }
+                renderer.event(RunEvent::Warning {
+                    message: format!("internal error: the engine stopped: {e}"),
+                });
+                gantry_engine::RunResult {
+                    result: Outcome::Failure,
+                    jobs: Vec::new(),
+                }
             }
         };
         (result, renderer)
@@ -239,15 +331,39 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         let _ = std::fs::remove_dir_all(&run_dir);
     }
     renderer.flush();
-    Ok(if result.result == Outcome::Success { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if result.result == Outcome::Success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+type Listeners = (
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+);
+
+/// Installs the handlers of SIGINT, SIGTERM and SIGHUP (within the runtime).
+fn listen_signals() -> Option<Listeners> {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(int), Ok(term), Ok(hup)) => Some((int, term, hup)),
+        _ => None,
+    }
 }
 
 /// First Ctrl-C (or SIGTERM/SIGHUP): cancel; the second: stop now.
-async fn watch_signals(cancel: CancellationToken, hard: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
-        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
-    else {
+async fn watch_signals(
+    listeners: Option<Listeners>,
+    cancel: CancellationToken,
+    hard: CancellationToken,
+) {
+    let Some((mut int, mut term, mut hup)) = listeners else {
         return;
     };
     loop {
@@ -265,7 +381,9 @@ async fn watch_signals(cancel: CancellationToken, hard: CancellationToken) {
             return;
         }
         cancel.cancel();
-        eprintln!("\ncancelling the run: running steps are stopped, `if: always()` steps still run (Ctrl-C again to stop now)");
+        eprintln!(
+            "\ncancelling the run: running steps are stopped, `if: always()` steps still run (Ctrl-C again to stop now)"
+        );
     }
 }
 
@@ -280,6 +398,9 @@ fn repo_key(root: &Path) -> String {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x100000001b3);
     }
-    let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     format!("{}-{hash:016x}", store::log_name(&name))
 }

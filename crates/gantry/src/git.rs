@@ -23,9 +23,14 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
 
 /// The repository's top directory.
 pub fn root(dir: &Path) -> Result<PathBuf, String> {
-    git(dir, &["rev-parse", "--show-toplevel"]).map(PathBuf::from).map_err(|_| {
-        format!("`{}` is not inside a git repository: run gantry in a repository (or pass -C DIR)", dir.display())
-    })
+    git(dir, &["rev-parse", "--show-toplevel"])
+        .map(PathBuf::from)
+        .map_err(|_| {
+            format!(
+                "`{}` is not inside a git repository: run gantry in a repository (or pass -C DIR)",
+                dir.display()
+            )
+        })
 }
 
 /// Facts gathered for one event.
@@ -47,37 +52,202 @@ pub struct EventRequest<'a> {
     pub base: Option<&'a str>,
     pub inputs: &'a indexmap::IndexMap<String, String>,
     pub schedule: Option<&'a str>,
+    /// Whether some workflow filters on paths (changed files cost a diff).
+    pub needs_changed_files: bool,
+}
+
+/// Runs several git commands at once (each is a process start, a few ms;
+/// in parallel they cost about one).
+fn git_all(dir: &Path, commands: &[Vec<String>]) -> Vec<Result<String, String>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = commands
+            .iter()
+            .map(|args| {
+                scope.spawn(move || {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    git(dir, &args)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("git thread failed".to_string()))
+            })
+            .collect()
+    })
+}
+
+fn args(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// The error for a `--ref` that names nothing: the branches there are, and
+/// the closest one.
+fn unknown_ref(root: &Path, r: &str) -> String {
+    let branches = git(
+        root,
+        &["for-each-ref", "--format=%(refname:short)", "refs/heads"],
+    )
+    .unwrap_or_default();
+    let branches: Vec<&str> = branches.lines().filter(|l| !l.is_empty()).collect();
+    let hint = gantry_plan::suggest::did_you_mean(r, branches.iter().copied())
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    format!(
+        "`{r}` is neither a branch nor a tag of this repository{hint}: pass an existing branch or tag with `--ref` (branches: {})",
+        if branches.is_empty() {
+            "none".to_string()
+        } else {
+            branches.join(", ")
+        }
+    )
 }
 
 /// Builds the event for a local run.
 pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
-    let head = git(root, &["rev-parse", "--verify", "-q", "HEAD"]).map_err(|_| {
+    // Round 1: everything that depends on nothing else.
+    let mut round1 = vec![
+        args(&["rev-parse", "--verify", "-q", "HEAD"]),
+        args(&["symbolic-ref", "-q", "--short", "HEAD"]),
+        args(&[
+            "config",
+            "--get-regexp",
+            r"^(remote\.origin\.url|user\.name)$",
+        ]),
+        args(&["status", "--porcelain", "--untracked-files=no"]),
+        args(&[
+            "for-each-ref",
+            "--format=%(refname) %(symref)",
+            "refs/remotes/origin/HEAD",
+            "refs/heads/main",
+            "refs/heads/master",
+        ]),
+    ];
+    if let Some(r) = req.git_ref.filter(|r| !r.starts_with("refs/")) {
+        round1.push(args(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            &format!("refs/heads/{r}"),
+            &format!("refs/tags/{r}"),
+        ]));
+    } else if req.tag && req.git_ref.is_none() {
+        round1.push(args(&["describe", "--tags", "--exact-match", "HEAD"]));
+    }
+    let mut r1 = git_all(root, &round1).into_iter();
+    let head = r1.next().and_then(Result::ok).filter(|h| !h.is_empty()).ok_or_else(|| {
         "the repository has no commits yet: commit your workflow first (`git add -A && git commit -m init`)".to_string()
     })?;
-    let branch = git(root, &["symbolic-ref", "-q", "--short", "HEAD"]).ok().filter(|b| !b.is_empty());
+    let branch = r1.next().and_then(Result::ok).filter(|b| !b.is_empty());
+    let config = r1.next().and_then(Result::ok).unwrap_or_default();
+    let dirty = r1
+        .next()
+        .and_then(Result::ok)
+        .is_some_and(|s| !s.is_empty());
+    let refs = r1.next().and_then(Result::ok).unwrap_or_default();
+    let extra = r1.next();
+
     let full_ref = match req.git_ref {
-        Some(r) => resolve_ref(root, r, req.tag)?,
+        Some(r) if r.starts_with("refs/") => r.to_string(),
+        Some(r) => {
+            let found = extra.and_then(Result::ok).unwrap_or_default();
+            let tag_ref = format!("refs/tags/{r}");
+            let branch_ref = format!("refs/heads/{r}");
+            let has = |full: &str| found.lines().any(|l| l == full);
+            if req.tag {
+                if has(&tag_ref) {
+                    tag_ref
+                } else {
+                    return Err(format!(
+                        "tag `{r}` does not exist: create it with `git tag {r}`"
+                    ));
+                }
+            } else if has(&branch_ref) {
+                branch_ref
+            } else if has(&tag_ref) {
+                tag_ref
+            } else {
+                return Err(unknown_ref(root, r));
+            }
+        }
         None if req.tag => {
-            let tag = git(root, &["describe", "--tags", "--exact-match", "HEAD"]).map_err(|_| {
-                "`--event tag` needs a tag: HEAD is not tagged, pass `--ref v1.2.3`".to_string()
-            })?;
+            let tag = extra
+                .and_then(Result::ok)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    "`--event tag` needs a tag: HEAD is not tagged, pass `--ref v1.2.3`".to_string()
+                })?;
             format!("refs/tags/{tag}")
         }
-        None => match &branch {
-            Some(b) => format!("refs/heads/{b}"),
-            None => "refs/heads/main".to_string(),
-        },
+        None => format!(
+            "refs/heads/{}",
+            branch.clone().unwrap_or_else(|| "main".to_string())
+        ),
     };
-    let sha = if req.git_ref.is_some() || req.tag {
-        git(root, &["rev-parse", "--verify", "-q", &format!("{full_ref}^{{commit}}")])
-            .map_err(|_| format!("ref `{full_ref}` does not exist in this repository"))?
+    let mut remote_url = None;
+    let mut user_name = None;
+    for line in config.lines() {
+        if let Some(v) = line.strip_prefix("remote.origin.url ") {
+            remote_url = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("user.name ") {
+            user_name = Some(v.to_string());
+        }
+    }
+    let repository = repository_name(root, remote_url.as_deref());
+    let actor =
+        user_name.unwrap_or_else(|| std::env::var("USER").unwrap_or_else(|_| "gantry".into()));
+    let default_branch = default_branch(&refs, branch.as_deref());
+    let base = req
+        .base
+        .map(str::to_string)
+        .unwrap_or_else(|| default_branch.clone());
+
+    // Round 2: the commit's facts (and the PR base), which need the ref.
+    let commit = if req.git_ref.is_some() || req.tag {
+        format!("{full_ref}^{{commit}}")
     } else {
         head.clone()
     };
-    let repository = repository_name(root);
-    let actor = git(root, &["config", "user.name"]).unwrap_or_else(|_| std::env::var("USER").unwrap_or_else(|_| "gantry".into()));
-    let dirty = git(root, &["status", "--porcelain", "--untracked-files=no"]).is_ok_and(|s| !s.is_empty());
-    let default_branch = default_branch(root);
+    let mut round2 = vec![args(&[
+        "log",
+        "-1",
+        "--format=%H%x00%P%x00%an%x00%ae%x00%cI%x00%B",
+        &commit,
+    ])];
+    let is_pr = matches!(
+        req.kind,
+        EventKind::PullRequest | EventKind::PullRequestTarget
+    );
+    if is_pr {
+        round2.push(args(&[
+            "rev-parse",
+            "-q",
+            "--verify",
+            &format!("{base}^{{commit}}"),
+        ]));
+    }
+    let mut r2 = git_all(root, &round2).into_iter();
+    let log = r2
+        .next()
+        .and_then(Result::ok)
+        .ok_or_else(|| format!("ref `{full_ref}` does not exist in this repository"))?;
+    let mut fields = log.splitn(6, '\0');
+    let sha = fields.next().unwrap_or_default().to_string();
+    let parents = fields.next().unwrap_or_default().to_string();
+    let author = fields.next().unwrap_or_default().to_string();
+    let email = fields.next().unwrap_or_default().to_string();
+    let timestamp = fields.next().unwrap_or_default().to_string();
+    let message = fields.next().unwrap_or_default().trim_end().to_string();
+    let base_sha =
+        if is_pr {
+            Some(r2.next().and_then(Result::ok).ok_or_else(|| {
+                format!("base branch `{base}` does not exist: pass `--base BRANCH`")
+            })?)
+        } else {
+            None
+        };
+
     let repo_json = json!({
         "name": repository.rsplit('/').next().unwrap_or_default(),
         "full_name": repository,
@@ -87,12 +257,14 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
     let mut event = Event::new(req.kind, full_ref.clone());
     let payload = match req.kind {
         EventKind::Push => {
-            let before = git(root, &["rev-parse", "-q", "--verify", &format!("{sha}^")]).unwrap_or_else(|_| "0".repeat(40));
-            event.changed_files = changed_files(root, &before, &sha);
-            let message = git(root, &["log", "-1", "--format=%B", &sha]).unwrap_or_default();
-            let author = git(root, &["log", "-1", "--format=%an", &sha]).unwrap_or_default();
-            let email = git(root, &["log", "-1", "--format=%ae", &sha]).unwrap_or_default();
-            let timestamp = git(root, &["log", "-1", "--format=%cI", &sha]).unwrap_or_default();
+            let before = parents
+                .split_whitespace()
+                .next()
+                .map(str::to_string)
+                .unwrap_or_else(|| "0".repeat(40));
+            if req.needs_changed_files {
+                event.changed_files = changed_files(root, &before, &sha);
+            }
             json!({
                 "ref": full_ref,
                 "before": before,
@@ -109,12 +281,13 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
             })
         }
         EventKind::PullRequest | EventKind::PullRequestTarget => {
-            let base = req.base.map(str::to_string).unwrap_or_else(|| default_branch.clone());
             let head_branch = branch.clone().unwrap_or_else(|| "HEAD".into());
-            let base_sha = git(root, &["rev-parse", "-q", "--verify", &format!("{base}^{{commit}}")])
-                .map_err(|_| format!("base branch `{base}` does not exist: pass `--base BRANCH`"))?;
-            let merge_base = git(root, &["merge-base", &base_sha, &sha]).unwrap_or(base_sha.clone());
-            event.changed_files = changed_files(root, &merge_base, &sha);
+            let base_sha = base_sha.unwrap_or_default();
+            if req.needs_changed_files {
+                let merge_base =
+                    git(root, &["merge-base", &base_sha, &sha]).unwrap_or(base_sha.clone());
+                event.changed_files = changed_files(root, &merge_base, &sha);
+            }
             event.base_ref = Some(format!("refs/heads/{base}"));
             event.head_ref = Some(format!("refs/heads/{head_branch}"));
             event.action = Some("synchronize".into());
@@ -124,7 +297,7 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
                 "number": 1,
                 "pull_request": {
                     "number": 1,
-                    "title": git(root, &["log", "-1", "--format=%s", &sha]).unwrap_or_default(),
+                    "title": message.lines().next().unwrap_or_default(),
                     "head": {"ref": head_branch, "sha": sha, "repo": repo_json},
                     "base": {"ref": base, "sha": base_sha, "repo": repo_json},
                     "user": {"login": actor},
@@ -145,26 +318,14 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
             json!({"schedule": req.schedule.unwrap_or(""), "repository": repo_json})
         }
     };
-    Ok(RepoEvent { event, sha, repository, actor, payload, dirty })
-}
-
-fn resolve_ref(root: &Path, r: &str, tag: bool) -> Result<String, String> {
-    if r.starts_with("refs/") {
-        return Ok(r.to_string());
-    }
-    let tag_ref = format!("refs/tags/{r}");
-    let branch_ref = format!("refs/heads/{r}");
-    let exists = |full: &str| git(root, &["show-ref", "--verify", "-q", full]).is_ok();
-    if tag {
-        return if exists(&tag_ref) { Ok(tag_ref) } else { Err(format!("tag `{r}` does not exist: create it with `git tag {r}`")) };
-    }
-    if exists(&branch_ref) {
-        Ok(branch_ref)
-    } else if exists(&tag_ref) {
-        Ok(tag_ref)
-    } else {
-        Err(format!("`{r}` is neither a branch nor a tag of this repository"))
-    }
+    Ok(RepoEvent {
+        event,
+        sha,
+        repository,
+        actor,
+        payload,
+        dirty,
+    })
 }
 
 fn changed_files(root: &Path, from: &str, to: &str) -> Option<Vec<String>> {
@@ -173,32 +334,83 @@ fn changed_files(root: &Path, from: &str, to: &str) -> Option<Vec<String>> {
     } else {
         git(root, &["diff", "--name-only", from, to]).ok()?
     };
-    Some(out.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+    Some(
+        out.lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 /// `owner/name` from the `origin` remote, or `local/<dir>`.
-fn repository_name(root: &Path) -> String {
-    if let Ok(url) = git(root, &["remote", "get-url", "origin"]) {
+fn repository_name(root: &Path, remote_url: Option<&str>) -> String {
+    if let Some(url) = remote_url {
         let trimmed = url.trim_end_matches('/').trim_end_matches(".git");
         let parts: Vec<&str> = trimmed.rsplit(['/', ':']).take(2).collect();
         if parts.len() == 2 && !parts[0].is_empty() && !parts[1].is_empty() {
             return format!("{}/{}", parts[1], parts[0]);
         }
     }
-    let dir = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "repo".into());
+    let dir = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repo".into());
     format!("local/{dir}")
 }
 
-fn default_branch(root: &Path) -> String {
-    if let Ok(head) = git(root, &["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"]) {
-        if let Some(b) = head.strip_prefix("origin/") {
-            return b.to_string();
+/// The default branch: what `origin/HEAD` points at, else `main` or
+/// `master` if one exists, else the current branch.
+/// `refs` is `for-each-ref --format='%(refname) %(symref)'` output.
+fn default_branch(refs: &str, current: Option<&str>) -> String {
+    let mut names = Vec::new();
+    for line in refs.lines() {
+        let (name, symref) = line.split_once(' ').unwrap_or((line, ""));
+        if name == "refs/remotes/origin/HEAD" {
+            if let Some(b) = symref.strip_prefix("refs/remotes/origin/") {
+                return b.to_string();
+            }
+        } else if let Some(b) = name.strip_prefix("refs/heads/") {
+            names.push(b);
         }
     }
-    for candidate in ["main", "master"] {
-        if git(root, &["show-ref", "--verify", "-q", &format!("refs/heads/{candidate}")]).is_ok() {
-            return candidate.to_string();
-        }
+    ["main", "master"]
+        .into_iter()
+        .find(|c| names.contains(c))
+        .map(str::to_string)
+        .unwrap_or_else(|| current.unwrap_or("main").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_branches() {
+        assert_eq!(
+            default_branch(
+                "refs/remotes/origin/HEAD refs/remotes/origin/trunk\nrefs/heads/main \n",
+                None
+            ),
+            "trunk"
+        );
+        assert_eq!(
+            default_branch("refs/heads/master \n", Some("dev")),
+            "master"
+        );
+        assert_eq!(default_branch("", Some("dev")), "dev");
     }
-    git(root, &["symbolic-ref", "-q", "--short", "HEAD"]).unwrap_or_else(|_| "main".into())
+
+    #[test]
+    fn repository_names() {
+        let root = Path::new("/x/proj");
+        assert_eq!(
+            repository_name(root, Some("git@github.com:acme/widget.git")),
+            "acme/widget"
+        );
+        assert_eq!(
+            repository_name(root, Some("https://example.com/acme/widget/")),
+            "acme/widget"
+        );
+        assert_eq!(repository_name(root, None), "local/proj");
+    }
 }

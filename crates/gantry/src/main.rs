@@ -128,12 +128,19 @@ impl<T: Into<String>> From<T> for UserError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let dir = match cli.dir.clone() {
-        Some(d) => d,
-        None => match std::env::current_dir() {
-            Ok(d) => d,
-            Err(e) => return fail(UserError(format!("cannot read the current directory: {e}"))),
-        },
+    // `-C DIR` works like git's: relative paths (workflow files,
+    // `--secret-file`, `--actions-dir`) are then relative to DIR.
+    if let Some(d) = &cli.dir
+        && let Err(e) = std::env::set_current_dir(d)
+    {
+        return fail(UserError(format!(
+            "cannot change to `{}` (-C): {e}",
+            d.display()
+        )));
+    }
+    let dir = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => return fail(UserError(format!("cannot read the current directory: {e}"))),
     };
     let result = match cli.command {
         Command::Run(args) => cmd_run::run(&dir, args),
@@ -148,7 +155,9 @@ fn main() -> ExitCode {
 }
 
 fn fail(e: UserError) -> ExitCode {
-    let style = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Red.into())).bold();
+    let style = anstyle::Style::new()
+        .fg_color(Some(anstyle::AnsiColor::Red.into()))
+        .bold();
     let mut err = anstream::stderr();
     let _ = std::io::Write::write_fmt(&mut err, format_args!("{style}error{style:#}: {}\n", e.0));
     ExitCode::from(2)
@@ -158,6 +167,8 @@ fn fail(e: UserError) -> ExitCode {
 pub fn key_value(raw: &str, what: &str) -> Result<(String, String), UserError> {
     match raw.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(UserError(format!("{what} `{raw}` must look like NAME=VALUE"))),
+        _ => Err(UserError(format!(
+            "{what} `{raw}` must look like NAME=VALUE"
+        ))),
     }
 }

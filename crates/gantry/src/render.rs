@@ -13,8 +13,14 @@ use serde_json::{Value, json};
 
 use crate::store::RunWriter;
 
-const PALETTE: [AnsiColor; 6] =
-    [AnsiColor::Cyan, AnsiColor::Magenta, AnsiColor::Blue, AnsiColor::Yellow, AnsiColor::Green, AnsiColor::BrightCyan];
+const PALETTE: [AnsiColor; 6] = [
+    AnsiColor::Cyan,
+    AnsiColor::Magenta,
+    AnsiColor::Blue,
+    AnsiColor::Yellow,
+    AnsiColor::Green,
+    AnsiColor::BrightCyan,
+];
 
 pub struct Renderer {
     json: bool,
@@ -54,7 +60,9 @@ impl Renderer {
     pub fn new(json: bool, store: Option<RunWriter>) -> Renderer {
         let stdout = anstream::AutoStream::new(std::io::stdout(), anstream::ColorChoice::Auto);
         let out = std::io::BufWriter::with_capacity(256 * 1024, stdout);
-        let progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("CI").is_none();
+        let progress = !json
+            && std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && std::env::var_os("CI").is_none();
         Renderer {
             json,
             out,
@@ -79,7 +87,13 @@ impl Renderer {
         if !self.jobs.contains_key(job) {
             let color = PALETTE[self.next_color % PALETTE.len()];
             self.next_color += 1;
-            self.jobs.insert(job.to_string(), JobView { color: Some(color), ..JobView::default() });
+            self.jobs.insert(
+                job.to_string(),
+                JobView {
+                    color: Some(color),
+                    ..JobView::default()
+                },
+            );
         }
         self.jobs.get_mut(job).expect("inserted above")
     }
@@ -100,7 +114,12 @@ impl Renderer {
 
     /// Redraws the progress line (terminals only), at most every 100 ms.
     pub fn tick(&mut self) {
-        if !self.progress || self.last_progress.elapsed() < Duration::from_millis(100) {
+        if !self.progress {
+            // Not a terminal: keep piped output live, at most a tick behind.
+            let _ = self.out.flush();
+            return;
+        }
+        if self.last_progress.elapsed() < Duration::from_millis(100) {
             return;
         }
         self.last_progress = Instant::now();
@@ -185,15 +204,30 @@ impl Renderer {
                 };
                 let style = Style::new().fg_color(Some(color.into())).bold();
                 let location = location(&annotation.file, annotation.line, annotation.col);
-                let title = annotation.title.as_deref().map(|t| format!("{t}: ")).unwrap_or_default();
-                let _ = writeln!(self.out, "{p}   {style}{word}{style:#}: {title}{}{location}", annotation.message);
+                let title = annotation
+                    .title
+                    .as_deref()
+                    .map(|t| format!("{t}: "))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    self.out,
+                    "{p}   {style}{word}{style:#}: {title}{}{location}",
+                    annotation.message
+                );
             }
             RunEvent::Notice { job, message } => {
                 let p = self.prefix(&job);
                 let dim = Style::new().dimmed();
                 let _ = writeln!(self.out, "{p}   {dim}{message}{dim:#}");
             }
-            RunEvent::StepFinished { job, name, outcome, conclusion, duration, .. } => {
+            RunEvent::StepFinished {
+                job,
+                name,
+                outcome,
+                conclusion,
+                duration,
+                ..
+            } => {
                 self.flush_partial(&job);
                 let p = self.prefix(&job);
                 let (mark, color) = match (outcome, conclusion) {
@@ -204,21 +238,39 @@ impl Renderer {
                     (Outcome::Skipped, _) => ("-", AnsiColor::BrightBlack),
                 };
                 let style = Style::new().fg_color(Some(color.into()));
-                let extra = if outcome == Outcome::Failure && conclusion == Outcome::Success { " (continue-on-error)" } else { "" };
+                let extra = if outcome == Outcome::Failure && conclusion == Outcome::Success {
+                    " (continue-on-error)"
+                } else {
+                    ""
+                };
                 if outcome == Outcome::Skipped {
                     let _ = writeln!(self.out, "{p} {style}{mark} {name} (skipped){style:#}");
                 } else {
-                    let _ = writeln!(self.out, "{p} {style}{mark} {name}{extra}{style:#} {}", fmt_duration(duration));
+                    let _ = writeln!(
+                        self.out,
+                        "{p} {style}{mark} {name}{extra}{style:#} {}",
+                        fmt_duration(duration)
+                    );
                 }
             }
-            RunEvent::JobFinished { job, result, duration, .. } => {
+            RunEvent::JobFinished {
+                job,
+                result,
+                duration,
+                ..
+            } => {
                 self.flush_partial(&job);
                 self.running = self.running.saturating_sub(1);
                 self.finished += 1;
                 let p = self.prefix(&job);
                 let (mark, color) = outcome_style(result);
                 let style = Style::new().fg_color(Some(color.into())).bold();
-                let _ = writeln!(self.out, "{p} {style}{mark} job {}{style:#} in {}", result.as_str(), fmt_duration(duration));
+                let _ = writeln!(
+                    self.out,
+                    "{p} {style}{mark} job {}{style:#} in {}",
+                    result.as_str(),
+                    fmt_duration(duration)
+                );
             }
             RunEvent::Summary { job, markdown } => {
                 let p = self.prefix(&job);
@@ -272,10 +324,14 @@ impl Renderer {
     }
 
     fn store_event(&mut self, event: &RunEvent) {
-        let Some(store) = self.store.as_mut() else { return };
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
         match event {
             RunEvent::JobStarted { job, name } => store.line(job, &format!("##[job] {name}")),
-            RunEvent::JobSkipped { job, reason, .. } => store.line(job, &format!("##[skipped] {reason}")),
+            RunEvent::JobSkipped { job, reason, .. } => {
+                store.line(job, &format!("##[skipped] {reason}"))
+            }
             RunEvent::StepStarted { job, name, .. } => store.line(job, &format!("##[step] {name}")),
             RunEvent::Output { job, text } => store.write(job, text),
             RunEvent::GroupStarted { job, title } => store.line(job, &format!("##[group]{title}")),
@@ -283,16 +339,45 @@ impl Renderer {
             RunEvent::Debug { job, message } => store.line(job, &format!("##[debug]{message}")),
             RunEvent::Annotation { job, annotation } => {
                 let location = location(&annotation.file, annotation.line, annotation.col);
-                store.line(job, &format!("##[{}]{}{location}", annotation.level.as_str(), annotation.message));
+                store.line(
+                    job,
+                    &format!(
+                        "##[{}]{}{location}",
+                        annotation.level.as_str(),
+                        annotation.message
+                    ),
+                );
             }
             RunEvent::Notice { job, message } => store.line(job, &format!("##[notice]{message}")),
-            RunEvent::StepFinished { job, name, outcome, conclusion, duration, .. } => store.line(
+            RunEvent::StepFinished {
                 job,
-                &format!("##[step-end] {name}: {} ({}) in {}", outcome.as_str(), conclusion.as_str(), fmt_duration(*duration)),
+                name,
+                outcome,
+                conclusion,
+                duration,
+                ..
+            } => store.line(
+                job,
+                &format!(
+                    "##[step-end] {name}: {} ({}) in {}",
+                    outcome.as_str(),
+                    conclusion.as_str(),
+                    fmt_duration(*duration)
+                ),
             ),
-            RunEvent::JobFinished { job, result, duration, .. } => {
-                store.line(job, &format!("##[job-end] {} in {}", result.as_str(), fmt_duration(*duration)))
-            }
+            RunEvent::JobFinished {
+                job,
+                result,
+                duration,
+                ..
+            } => store.line(
+                job,
+                &format!(
+                    "##[job-end] {} in {}",
+                    result.as_str(),
+                    fmt_duration(*duration)
+                ),
+            ),
             RunEvent::Summary { job, markdown } => {
                 store.line(job, "##[summary]");
                 store.write(job, markdown.as_bytes());
@@ -302,7 +387,12 @@ impl Renderer {
     }
 
     /// Prints the summary table (or the final JSON event).
-    pub fn finish(&mut self, result: &gantry_engine::RunResult, run_number: u64, elapsed: Duration) {
+    pub fn finish(
+        &mut self,
+        result: &gantry_engine::RunResult,
+        run_number: u64,
+        elapsed: Duration,
+    ) {
         self.clear_progress();
         if self.json {
             let jobs: Vec<Value> = result
@@ -314,10 +404,20 @@ impl Renderer {
             let _ = self.out.flush();
             return;
         }
-        let width = result.jobs.iter().map(|j| j.key.chars().count()).max().unwrap_or(3).max(3);
+        let width = result
+            .jobs
+            .iter()
+            .map(|j| j.key.chars().count())
+            .max()
+            .unwrap_or(3)
+            .max(3);
         let bold = Style::new().bold();
         let _ = writeln!(self.out);
-        let _ = writeln!(self.out, "{bold}{:<width$}  {:<11}  DURATION{bold:#}", "JOB", "RESULT");
+        let _ = writeln!(
+            self.out,
+            "{bold}{:<width$}  {:<11}  DURATION{bold:#}",
+            "JOB", "RESULT"
+        );
         for job in &result.jobs {
             let (mark, color) = outcome_style(job.result);
             let style = Style::new().fg_color(Some(color.into()));
@@ -372,14 +472,28 @@ fn location(file: &Option<String>, line: Option<u32>, col: Option<u32>) -> Strin
 /// The `--json` form of an event: one object per line, `type` first.
 pub fn event_json(event: &RunEvent) -> Value {
     match event {
-        RunEvent::WorkflowStarted { file, name } => json!({"type": "workflow_started", "file": file, "name": name}),
-        RunEvent::JobStarted { job, name } => json!({"type": "job_started", "job": job, "name": name}),
-        RunEvent::JobSkipped { job, name, reason } => json!({"type": "job_skipped", "job": job, "name": name, "reason": reason}),
-        RunEvent::StepStarted { job, step, name } => json!({"type": "step_started", "job": job, "step": step, "name": name}),
-        RunEvent::Output { job, text } => json!({"type": "output", "job": job, "text": String::from_utf8_lossy(text)}),
-        RunEvent::GroupStarted { job, title } => json!({"type": "group_started", "job": job, "title": title}),
+        RunEvent::WorkflowStarted { file, name } => {
+            json!({"type": "workflow_started", "file": file, "name": name})
+        }
+        RunEvent::JobStarted { job, name } => {
+            json!({"type": "job_started", "job": job, "name": name})
+        }
+        RunEvent::JobSkipped { job, name, reason } => {
+            json!({"type": "job_skipped", "job": job, "name": name, "reason": reason})
+        }
+        RunEvent::StepStarted { job, step, name } => {
+            json!({"type": "step_started", "job": job, "step": step, "name": name})
+        }
+        RunEvent::Output { job, text } => {
+            json!({"type": "output", "job": job, "text": String::from_utf8_lossy(text)})
+        }
+        RunEvent::GroupStarted { job, title } => {
+            json!({"type": "group_started", "job": job, "title": title})
+        }
         RunEvent::GroupEnded { job } => json!({"type": "group_ended", "job": job}),
-        RunEvent::Debug { job, message } => json!({"type": "debug", "job": job, "message": message}),
+        RunEvent::Debug { job, message } => {
+            json!({"type": "debug", "job": job, "message": message})
+        }
         RunEvent::Annotation { job, annotation } => json!({
             "type": "annotation",
             "job": job,
@@ -390,8 +504,17 @@ pub fn event_json(event: &RunEvent) -> Value {
             "line": annotation.line,
             "col": annotation.col,
         }),
-        RunEvent::Notice { job, message } => json!({"type": "notice", "job": job, "message": message}),
-        RunEvent::StepFinished { job, step, name, outcome, conclusion, duration } => json!({
+        RunEvent::Notice { job, message } => {
+            json!({"type": "notice", "job": job, "message": message})
+        }
+        RunEvent::StepFinished {
+            job,
+            step,
+            name,
+            outcome,
+            conclusion,
+            duration,
+        } => json!({
             "type": "step_finished",
             "job": job,
             "step": step,
@@ -400,7 +523,13 @@ pub fn event_json(event: &RunEvent) -> Value {
             "conclusion": conclusion.as_str(),
             "duration_ms": duration.as_millis() as u64,
         }),
-        RunEvent::JobFinished { job, name, result, duration, outputs } => json!({
+        RunEvent::JobFinished {
+            job,
+            name,
+            result,
+            duration,
+            outputs,
+        } => json!({
             "type": "job_finished",
             "job": job,
             "name": name,
@@ -408,7 +537,9 @@ pub fn event_json(event: &RunEvent) -> Value {
             "duration_ms": duration.as_millis() as u64,
             "outputs": outputs,
         }),
-        RunEvent::Summary { job, markdown } => json!({"type": "summary", "job": job, "markdown": markdown}),
+        RunEvent::Summary { job, markdown } => {
+            json!({"type": "summary", "job": job, "markdown": markdown})
+        }
         RunEvent::Warning { message } => json!({"type": "warning", "message": message}),
     }
 }

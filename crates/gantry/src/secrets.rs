@@ -2,8 +2,6 @@
 //! environment), `--secret-file` (dotenv) and `GANTRY_SECRET_<NAME>`
 //! variables; and warnings for secrets a workflow reads but nobody gave.
 
-
-
 use gantry_syntax::ast::{SValue, Workflow};
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -21,19 +19,33 @@ pub fn parse_dotenv(text: &str, file: &str) -> Result<Vec<(String, String)>, Use
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
         let Some((name, value)) = line.split_once('=') else {
-            return Err(UserError(format!("{file}:{}: expected NAME=VALUE", idx + 1)));
+            return Err(UserError(format!(
+                "{file}:{}: expected NAME=VALUE",
+                idx + 1
+            )));
         };
         let name = name.trim();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(UserError(format!("{file}:{}: `{name}` is not a valid secret name (letters, digits, _)", idx + 1)));
+            return Err(UserError(format!(
+                "{file}:{}: `{name}` is not a valid secret name (letters, digits, _)",
+                idx + 1
+            )));
         }
         let value = value.trim();
         let value = if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
-            value[1..value.len() - 1].replace("\\n", "\n").replace("\\\"", "\"").replace("\\\\", "\\")
+            value[1..value.len() - 1]
+                .replace("\\n", "\n")
+                .replace("\\\"", "\"")
+                .replace("\\\\", "\\")
         } else if value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'') {
             value[1..value.len() - 1].to_string()
         } else {
-            value.split(" #").next().unwrap_or(value).trim_end().to_string()
+            value
+                .split(" #")
+                .next()
+                .unwrap_or(value)
+                .trim_end()
+                .to_string()
         };
         out.push((name.to_string(), value));
     }
@@ -41,7 +53,10 @@ pub fn parse_dotenv(text: &str, file: &str) -> Result<Vec<(String, String)>, Use
 }
 
 /// Gathers the secrets of a run; later sources override earlier ones.
-pub fn gather(flags: &[String], files: &[std::path::PathBuf]) -> Result<IndexMap<String, String>, UserError> {
+pub fn gather(
+    flags: &[String],
+    files: &[std::path::PathBuf],
+) -> Result<IndexMap<String, String>, UserError> {
     let mut secrets = IndexMap::new();
     for (key, value) in std::env::vars() {
         if let Some(name) = key.strip_prefix("GANTRY_SECRET_")
@@ -58,7 +73,13 @@ pub fn gather(flags: &[String], files: &[std::path::PathBuf]) -> Result<IndexMap
     for flag in flags {
         match flag.split_once('=') {
             Some((name, value)) => {
-                secrets.insert(name.trim().to_string(), value.to_string());
+                let name = name.trim();
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(UserError(format!(
+                        "--secret `{flag}`: `{name}` is not a valid secret name (letters, digits, _): it must look like NAME=VALUE"
+                    )));
+                }
+                secrets.insert(name.to_string(), value.to_string());
             }
             None => {
                 let name = flag.trim();
@@ -74,7 +95,6 @@ pub fn gather(flags: &[String], files: &[std::path::PathBuf]) -> Result<IndexMap
 
 /// Every `secrets.NAME` a workflow reads that is not given, with where.
 pub fn missing(workflow: &Workflow, source: &str, given: &IndexMap<String, String>) -> Vec<String> {
-    let _ = source;
     let mut found: IndexMap<String, (u32, u32)> = IndexMap::new();
     let mut visit = |value: &SValue| {
         let mut texts = Vec::new();
@@ -84,10 +104,18 @@ pub fn missing(workflow: &Workflow, source: &str, given: &IndexMap<String, Strin
             let mut at = 0;
             while let Some(i) = lower[at..].find("secrets.") {
                 let start = at + i + "secrets.".len();
-                let name: String = text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let name: String = text[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
                 at = start;
-                if !name.is_empty() && name != "GITHUB_TOKEN" && !given.keys().any(|k| k.eq_ignore_ascii_case(&name)) {
-                    found.entry(name).or_insert((value.span.start.line, value.span.start.col));
+                if !name.is_empty()
+                    && name != "GITHUB_TOKEN"
+                    && !given.keys().any(|k| k.eq_ignore_ascii_case(&name))
+                {
+                    let at = locate(source, value.span.start, &format!("secrets.{name}"))
+                        .unwrap_or((value.span.start.line, value.span.start.col));
+                    found.entry(name).or_insert(at);
                 }
             }
         }
@@ -109,7 +137,10 @@ pub fn missing(workflow: &Workflow, source: &str, given: &IndexMap<String, Strin
                 visit(v);
             }
             if let Some(run) = &step.run {
-                visit(&SValue { value: Value::String(run.value.clone()), span: run.span });
+                visit(&SValue {
+                    value: Value::String(run.value.clone()),
+                    span: run.span,
+                });
             }
             if let Some(cond) = &step.if_ {
                 visit(cond);
@@ -127,6 +158,33 @@ pub fn missing(workflow: &Workflow, source: &str, given: &IndexMap<String, Strin
         .collect()
 }
 
+/// Where `needle` (ASCII, any case) is first written at or after `from`:
+/// the exact line and column of a reference inside a longer value, e.g. a
+/// multi-line `run:` block.
+fn locate(source: &str, from: gantry_syntax::Pos, needle: &str) -> Option<(u32, u32)> {
+    if from.line == 0 || from.offset > source.len() || !source.is_char_boundary(from.offset) {
+        return None;
+    }
+    let rest = &source[from.offset..];
+    let lower = rest.to_ascii_lowercase();
+    let needle = needle.to_ascii_lowercase();
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let index = lower.match_indices(&needle).map(|(i, _)| i).find(|&i| {
+        !lower
+            .as_bytes()
+            .get(i + needle.len())
+            .copied()
+            .is_some_and(is_name)
+    })?;
+    let before = &rest[..index];
+    let lines = before.matches('\n').count() as u32;
+    let col = match before.rfind('\n') {
+        Some(nl) => before[nl + 1..].chars().count() as u32 + 1,
+        None => from.col + before.chars().count() as u32,
+    };
+    Some((from.line + lines, col))
+}
+
 fn strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
     match value {
         Value::String(s) => out.push(s),
@@ -136,14 +194,17 @@ fn strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn dotenv() {
-        let parsed = parse_dotenv("# c\nA=1\nexport B = two \nC=\"x\\ny\"\nD='q # r'\nE=v # note\n", "f").unwrap_or_default();
+        let parsed = parse_dotenv(
+            "# c\nA=1\nexport B = two \nC=\"x\\ny\"\nD='q # r'\nE=v # note\n",
+            "f",
+        )
+        .unwrap_or_default();
         assert_eq!(
             parsed,
             vec![

@@ -16,7 +16,9 @@ pub fn home() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|h| !h.is_empty()) {
         return PathBuf::from(x).join("gantry");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
     home.join(".local/share/gantry")
 }
 
@@ -29,7 +31,11 @@ pub fn next_run_number() -> u64 {
     let mut max = 0;
     if let Ok(entries) = std::fs::read_dir(runs_dir()) {
         for entry in entries.flatten() {
-            if let Some(n) = entry.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) {
+            if let Some(n) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 max = max.max(n);
             }
         }
@@ -48,7 +54,11 @@ pub fn log_name(job: &str) -> String {
         }
     }
     let trimmed = out.trim_matches('_');
-    if trimmed.is_empty() { "job".into() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "job".into()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// Writes a run's logs as it goes.
@@ -61,14 +71,18 @@ impl RunWriter {
     pub fn create(number: u64) -> std::io::Result<RunWriter> {
         let dir = runs_dir().join(number.to_string());
         std::fs::create_dir_all(dir.join("logs"))?;
-        Ok(RunWriter { dir, logs: IndexMap::new() })
+        Ok(RunWriter {
+            dir,
+            logs: IndexMap::new(),
+        })
     }
 
     fn log(&mut self, job: &str) -> Option<&mut BufWriter<File>> {
         if !self.logs.contains_key(job) {
             let path = self.dir.join("logs").join(format!("{}.log", log_name(job)));
             let file = File::create(path).ok()?;
-            self.logs.insert(job.to_string(), BufWriter::with_capacity(256 * 1024, file));
+            self.logs
+                .insert(job.to_string(), BufWriter::with_capacity(256 * 1024, file));
         }
         self.logs.get_mut(job)
     }
@@ -108,12 +122,22 @@ pub fn list() -> Vec<StoredRun> {
     let mut runs = Vec::new();
     if let Ok(entries) = std::fs::read_dir(runs_dir()) {
         for entry in entries.flatten() {
-            let Some(number) = entry.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) else { continue };
+            let Some(number) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
+                continue;
+            };
             let meta = std::fs::read(entry.path().join("run.json"))
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_else(|| json!({}));
-            runs.push(StoredRun { number, dir: entry.path(), meta });
+            runs.push(StoredRun {
+                number,
+                dir: entry.path(),
+                meta,
+            });
         }
     }
     runs.sort_by_key(|r| r.number);

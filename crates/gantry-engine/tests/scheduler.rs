@@ -1,0 +1,296 @@
+//! Engine tests over the fake executor: scheduling, status functions,
+//! outputs and fail-fast, with no process started. Each case is a workflow
+//! and the trace of what the engine did.
+
+use std::sync::Arc;
+
+use gantry_engine::{GitInfo, Outcome, RunConfig, RunEvent};
+use gantry_executor::FakeExecutor;
+use gantry_plan::{Event, EventKind, PlanRequest};
+use tokio_util::sync::CancellationToken;
+
+struct Traced {
+    result: Outcome,
+    /// `job: result` lines, sorted (parallel jobs finish in any order).
+    jobs: Vec<String>,
+    events: Vec<RunEvent>,
+    execs: usize,
+}
+
+fn run(yaml: &str) -> Traced {
+    let (workflow, diags) = gantry_syntax::parse_workflow("w.yml", yaml);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let workflow = Arc::new(workflow);
+    let event = Event::new(EventKind::Push, "refs/heads/main");
+    let vars = serde_json::Map::new();
+    let plan = gantry_plan::plan(&PlanRequest {
+        event: &event,
+        workflows: std::slice::from_ref(&workflow),
+        job: None,
+        vars: &vars,
+        resolver: &gantry_plan::plan::NoResolver,
+    })
+    .expect("plans");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(FakeExecutor::new());
+    let config = Arc::new(RunConfig {
+        executor: fake.clone(),
+        repo_dir: dir.path().to_path_buf(),
+        run_dir: dir.path().join("run"),
+        cache_dir: dir.path().join("cache"),
+        actions_dirs: Vec::new(),
+        max_parallel: 4,
+        secrets: Default::default(),
+        vars: Default::default(),
+        git: GitInfo {
+            sha: "0123456789abcdef".into(),
+            repository: "acme/widget".into(),
+            actor: "me".into(),
+            payload: serde_json::json!({}),
+        },
+        event,
+        host_env: std::env::vars().filter(|(k, _)| k == "PATH").collect(),
+        run_id: "1".into(),
+        run_number: 1,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let result = runtime.block_on(gantry_engine::run(
+        &plan,
+        config,
+        tx,
+        CancellationToken::new(),
+        CancellationToken::new(),
+    ));
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    let mut jobs: Vec<String> = result
+        .jobs
+        .iter()
+        .map(|j| format!("{}: {}", j.key, j.result.as_str()))
+        .collect();
+    jobs.sort();
+    Traced {
+        result: result.result,
+        jobs,
+        events,
+        execs: fake.execs().len(),
+    }
+}
+
+fn outputs_of(t: &Traced, job: &str) -> indexmap::IndexMap<String, String> {
+    t.events
+        .iter()
+        .find_map(|e| match e {
+            RunEvent::JobFinished {
+                job: j, outputs, ..
+            } if j == job => Some(outputs.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_failed_need_skips_dependents_but_not_always_jobs() {
+    let t = run(r#"
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: make
+        env: {FAKE_EXIT: "2"}
+  test:
+    needs: build
+    runs-on: ubuntu-latest
+    steps: [{run: test}]
+  deploy:
+    needs: test
+    runs-on: ubuntu-latest
+    steps: [{run: deploy}]
+  report:
+    needs: [build, deploy]
+    if: always()
+    runs-on: ubuntu-latest
+    steps: [{run: report}]
+  on-failure:
+    needs: build
+    if: failure()
+    runs-on: ubuntu-latest
+    steps: [{run: alert}]
+"#);
+    assert_eq!(t.result, Outcome::Failure);
+    assert_eq!(
+        t.jobs,
+        [
+            "build: failure",
+            "deploy: skipped",
+            "on-failure: success",
+            "report: success",
+            "test: skipped"
+        ]
+    );
+    let reasons: Vec<&str> = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::JobSkipped { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "a job it needs failed: build",
+            "a job before it failed (skipped needs: test)"
+        ]
+    );
+}
+
+#[test]
+fn outputs_flow_through_needs_and_files() {
+    let t = run(r#"
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    outputs:
+      v: ${{ steps.s.outputs.v }}
+      both: ${{ steps.s.outputs.v }}-${{ env.E }}
+    env: {E: job-env}
+    steps:
+      - id: s
+        run: produce
+        env: {FAKE_APPEND_GITHUB_OUTPUT: "v=42"}
+  b:
+    needs: a
+    runs-on: ubuntu-latest
+    outputs:
+      seen: ${{ steps.t.outputs.seen }}
+    steps:
+      - id: t
+        run: consume
+        env: {FAKE_APPEND_GITHUB_OUTPUT: "seen=${{ needs.a.outputs.v }}/${{ needs.a.result }}"}
+"#);
+    assert_eq!(t.result, Outcome::Success);
+    assert_eq!(
+        outputs_of(&t, "a").get("both").map(String::as_str),
+        Some("42-job-env")
+    );
+    assert_eq!(
+        outputs_of(&t, "b").get("seen").map(String::as_str),
+        Some("42/success")
+    );
+}
+
+#[test]
+fn step_status_functions_and_continue_on_error() {
+    let t = run(r#"
+on: push
+jobs:
+  j:
+    runs-on: ubuntu-latest
+    outputs:
+      trace: ${{ steps.last.outputs.trace }}
+    steps:
+      - id: soft
+        run: flaky
+        continue-on-error: true
+        env: {FAKE_EXIT: "1"}
+      - id: hard
+        run: broken
+        env: {FAKE_EXIT: "1"}
+      - run: skipped-by-default
+      - if: failure()
+        run: on-failure
+      - id: last
+        if: always()
+        run: summary
+        env:
+          FAKE_APPEND_GITHUB_OUTPUT: trace=${{ steps.soft.outcome }}/${{ steps.soft.conclusion }}/${{ steps.hard.outcome }}
+"#);
+    assert_eq!(t.result, Outcome::Failure);
+    assert_eq!(
+        outputs_of(&t, "j").get("trace").map(String::as_str),
+        Some("failure/success/failure")
+    );
+    // flaky, broken, on-failure, summary: the default-if step was skipped.
+    assert_eq!(t.execs, 4);
+}
+
+#[test]
+fn fail_fast_cancels_matrix_siblings_and_can_be_turned_off() {
+    let matrix = |fail_fast: bool| {
+        format!(
+            r#"
+on: push
+jobs:
+  m:
+    runs-on: ubuntu-latest
+    strategy:
+      fail-fast: {fail_fast}
+      matrix:
+        n: [1, 2, 3]
+    steps:
+      - run: work
+        env:
+          FAKE_EXIT: ${{{{ matrix.n == 1 && '1' || '0' }}}}
+          FAKE_SLEEP_MS: ${{{{ matrix.n == 1 && '0' || '3000' }}}}
+"#
+        )
+    };
+    let started = std::time::Instant::now();
+    let t = run(&matrix(true));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "fail-fast did not stop the siblings"
+    );
+    assert_eq!(
+        t.jobs,
+        ["m (1): failure", "m (2): cancelled", "m (3): cancelled"]
+    );
+    let t = run(&matrix(false).replace("3000", "10"));
+    assert_eq!(
+        t.jobs,
+        ["m (1): failure", "m (2): success", "m (3): success"]
+    );
+}
+
+#[test]
+fn job_if_sees_needs_and_github() {
+    let t = run(r#"
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    outputs: {go: "${{ steps.s.outputs.go }}"}
+    steps:
+      - id: s
+        run: decide
+        env: {FAKE_APPEND_GITHUB_OUTPUT: go=no}
+  b:
+    needs: a
+    if: needs.a.outputs.go == 'yes'
+    runs-on: ubuntu-latest
+    steps: [{run: never}]
+  c:
+    needs: a
+    if: github.ref == 'refs/heads/main' && github.repository == 'acme/widget'
+    runs-on: ubuntu-latest
+    steps: [{run: always-on-main}]
+  d:
+    runs-on: macos-latest
+    steps: [{run: nope}]
+"#);
+    assert_eq!(
+        t.jobs,
+        ["a: success", "b: skipped", "c: success", "d: skipped"]
+    );
+    assert_eq!(t.result, Outcome::Success);
+}
