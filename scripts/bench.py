@@ -3,8 +3,11 @@
 
 Times, as a user runs them, the gantry CLI, `make -j2 -s` and (when found) wrkflw on:
 
+  one         a workflow of a single such job: the fixed cost of a run (startup, git, summary)
   par         a workflow of JOBS independent jobs, each one `run: "true"` step
   chain       JOBS such jobs, each `needs` the previous one
+  (make runs the same JOBS `bash --noprofile --norc -eo pipefail -c true` with the same dependencies;
+  an extra diagnostic gantry row has GANTRY_HOME, and so the job workspaces, on tmpfs)
   throughput  one step that `cat`s a generated text file (lines of ~100 bytes, some containing
               secret values) with SECRETS secrets passed by `--secret`, stdout to /dev/null,
               against `cat FILE | cat > /dev/null` (and, for reference, `cat FILE > /dev/null`)
@@ -14,8 +17,9 @@ the wall time (perf_counter around spawn..reap) and the CPU time (user+sys, incl
 the command started and reaped). Peak memory is VmHWM of the measured process itself, polled from
 /proc/PID/status every 5 ms (ru_maxrss is useless here: it counts the pages the forked Python child
 had before exec). For par/chain that is one extra untimed run per tool; in the throughput case it is
-polled during the timed runs. Runs of the tools being compared are interleaved (a, b, c, b, c, a, ...) so that drift
-in machine load affects all of them alike. Nothing is hard-coded: every number printed is measured.
+polled during the timed runs. Runs of the tools being compared are interleaved (a b c, b c a, ...)
+so that drift in machine load affects all of them alike, and the CPU that other processes used
+meanwhile is reported (from /proc/stat). Nothing is hard-coded: every number printed is measured.
 
 Only the standard library is used.
 """
@@ -301,9 +305,9 @@ def wrkflw_tool(wrkflw: str, repo: Path, workflow: str, runtime_args: list[str])
     return Tool("wrkflw", [wrkflw, "run", *runtime_args, f".github/workflows/{workflow}"], repo, env)
 
 
-def case_jobs(args, tmp: Path, chain: bool) -> dict:
-    label = "chain" if chain else "par"
-    n = args.jobs
+def case_jobs(args, tmp: Path, chain: bool, one: bool = False) -> dict:
+    label = "one" if one else "chain" if chain else "par"
+    n = 1 if one else args.jobs
     root = tmp / label
     repo = make_repo(root / "repo", {f"{label}.yml": jobs_workflow(label, n, chain)})
     mk = root / "make"
@@ -320,7 +324,7 @@ def case_jobs(args, tmp: Path, chain: bool) -> dict:
         # Diagnostic only: the same run with GANTRY_HOME (so the job workspaces too) on tmpfs, which
         # separates the engine's own cost from the cost of the filesystem it creates files on.
         tools.append(gantry_tool("gantry, GANTRY_HOME on tmpfs", args.gantry, repo, args.shm_dir / label, f"{label}.yml"))
-    desc = f"{n} jobs, each `needs` the previous one" if chain else f"{n} independent jobs"
+    desc = f"{n} jobs, each `needs` the previous one" if chain else f"{n} independent job(s)"
     print(f"\n== {label}: {desc}, one `run: \"true\"` step each ({args.runs} runs, {args.warmup} warm-up)",
           file=sys.stderr, flush=True)
     other_load = measure(tools, args.runs, args.warmup, tmp, label)
@@ -480,9 +484,9 @@ def report(results: dict) -> str:
     out.append(f"runs:    {results['runs']} timed per tool and case (+{results['warmup']} warm-up), interleaved")
     for c in results["cases"]:
         out.append("")
-        if c["case"] in ("par", "chain"):
-            title = (f"{c['jobs']} independent jobs" if c["case"] == "par"
-                     else f"chain of {c['jobs']} jobs linked by `needs`")
+        if c["case"] in ("one", "par", "chain"):
+            title = {"one": "1 job (the fixed cost of a run)", "par": f"{c['jobs']} independent jobs",
+                     "chain": f"chain of {c['jobs']} jobs linked by `needs`"}[c["case"]]
             out.append(f"### {title}")
             out.append("")
             out.append(f"(other processes used {c['other_load'] * 100:.0f}% of the machine's CPU during these runs)")
@@ -519,6 +523,21 @@ def report(results: dict) -> str:
                        f"median {fmt_mem(g.get('vmhwm_median_kb'))} MiB over the runs")
             out.append(f"- gantry stored log of one run: {c['gantry_stored_log_bytes'] / 1e6:.1f} MB")
             out.append(f"- masking check (2 MB from the same generator): {c['masking_check']}")
+    one = next((c for c in results["cases"] if c["case"] == "one"), None)
+    many = [c for c in results["cases"] if c["case"] in ("par", "chain")]
+    if one and many:
+        out.append("")
+        out.append("### marginal cost of a job: (case − 1-job case) / (jobs − 1)")
+        out.append("")
+        out.append("| command | " + " | ".join(f"{c['case']} wall ms/job | {c['case']} CPU ms/job" for c in many) + " |")
+        out.append("|---|" + "---:|---:|" * len(many))
+        for name in one["tools"]:
+            cells = []
+            for c in many:
+                t, o, k = c["tools"].get(name), one["tools"][name], c["jobs"] - 1
+                cells += ["–", "–"] if t is None or k < 1 else [
+                    f"{(t['median_ms'] - o['median_ms']) / k:.2f}", f"{(t['cpu_median_ms'] - o['cpu_median_ms']) / k:.2f}"]
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -535,7 +554,7 @@ def main() -> None:
     ap.add_argument("--size-mb", type=float, default=500, help="throughput case size in MB [%(default)s]")
     ap.add_argument("--secrets", type=int, default=100, help="secrets registered [%(default)s]")
     ap.add_argument("--secret-every", type=int, default=16, help="every Nth line carries a secret [%(default)s]")
-    ap.add_argument("--cases", default="par,chain,throughput", help="comma-separated [%(default)s]")
+    ap.add_argument("--cases", default="one,par,chain,throughput", help="comma-separated [%(default)s]")
     ap.add_argument("--no-tmpfs", action="store_true",
                     help="skip the diagnostic extra gantry run with GANTRY_HOME on tmpfs (/dev/shm)")
     ap.add_argument("--json", help="also write all results (with every sample) to this file")
@@ -563,7 +582,9 @@ def main() -> None:
         results["wrkflw"] = f"{args.wrkflw} ({v}; `wrkflw run {' '.join(args.wrkflw_args)} FILE`)"
     try:
         for case in args.cases.split(","):
-            if case == "par":
+            if case == "one":
+                results["cases"].append(case_jobs(args, tmp, chain=False, one=True))
+            elif case == "par":
                 results["cases"].append(case_jobs(args, tmp, chain=False))
             elif case == "chain":
                 results["cases"].append(case_jobs(args, tmp, chain=True))

@@ -38,19 +38,41 @@ pub struct StepEffects {
     pub failed: bool,
 }
 
-/// The sink a step's process writes into.
-pub struct StepSink {
-    job: JobKey,
-    events: UnboundedSender<RunEvent>,
-    masker: Masker,
+/// One output stream of the process (stdout or stderr) with its own line
+/// state and masking stream: bytes of one never land inside a line of the
+/// other, so a secret written to stdout in two pieces stays whole (and
+/// masked) even when stderr is read in between.
+struct Lane {
     stream: MaskStream,
-    commands: CommandProcessor,
     /// Bytes of a line that starts (or may start) with `::`.
     command_line: Vec<u8>,
     /// Whether the next byte begins a line.
     at_line_start: bool,
     /// Inside a line known not to be a command.
     in_text_line: bool,
+}
+
+impl Lane {
+    fn new(masker: &Masker) -> Lane {
+        Lane {
+            stream: masker.stream(),
+            command_line: Vec::new(),
+            at_line_start: true,
+            in_text_line: false,
+        }
+    }
+}
+
+/// The sink a step's process writes into.
+pub struct StepSink {
+    job: JobKey,
+    events: UnboundedSender<RunEvent>,
+    masker: Masker,
+    commands: CommandProcessor,
+    /// stdout and stderr.
+    lanes: [Lane; 2],
+    /// The lane being written now.
+    lane: usize,
     /// Masked text waiting to be sent.
     pending: Vec<u8>,
     /// Whether output echoes commands (`::echo::on`).
@@ -73,12 +95,10 @@ impl StepSink {
         StepSink {
             job,
             events,
-            stream: masker.stream(),
+            lanes: [Lane::new(&masker), Lane::new(&masker)],
+            lane: 0,
             masker,
             commands: CommandProcessor::new(),
-            command_line: Vec::new(),
-            at_line_start: true,
-            in_text_line: false,
             pending: Vec::with_capacity(FLUSH_AT * 2),
             echo: false,
             debug,
@@ -129,22 +149,26 @@ impl StepSink {
     pub fn line(&mut self, text: &str) {
         self.text(text.as_bytes());
         self.text(b"\n");
-        self.at_line_start = true;
-        self.in_text_line = false;
+        let lane = &mut self.lanes[self.lane];
+        lane.at_line_start = true;
+        lane.in_text_line = false;
     }
 
     /// Sends whatever is left at the end of the step.
     pub fn finish(&mut self) {
-        if !self.command_line.is_empty() {
-            let line = std::mem::take(&mut self.command_line);
-            self.complete_line(&line);
+        for lane in 0..self.lanes.len() {
+            self.lane = lane;
+            if !self.lanes[lane].command_line.is_empty() {
+                let line = std::mem::take(&mut self.lanes[lane].command_line);
+                self.complete_line(&line);
+            }
+            self.lanes[lane].stream.flush(&mut self.pending);
         }
-        self.stream.flush(&mut self.pending);
         self.send_pending();
     }
 
     fn text(&mut self, bytes: &[u8]) {
-        self.stream.push(bytes, &mut self.pending);
+        self.lanes[self.lane].stream.push(bytes, &mut self.pending);
         if self.pending.len() >= FLUSH_AT {
             self.send_pending();
         }
@@ -161,8 +185,9 @@ impl StepSink {
     }
 
     fn emit(&mut self, event: RunEvent) {
-        // Keep order: text before this event goes first.
-        self.stream.flush(&mut self.pending);
+        // Keep order: text before this event goes first. Only this lane's:
+        // the other may hold the start of a secret in an unfinished line.
+        self.lanes[self.lane].stream.flush(&mut self.pending);
         self.send_pending();
         let _ = self.events.send(event);
     }
@@ -200,7 +225,9 @@ impl StepSink {
                 let value = value.trim().to_string();
                 if !value.is_empty() {
                     self.masker = self.masker.with(&value);
-                    self.stream.set_masker(self.masker.clone());
+                    for lane in &mut self.lanes {
+                        lane.stream.set_masker(self.masker.clone());
+                    }
                     self.effects.masks.push(value);
                 }
             }
@@ -295,31 +322,40 @@ impl StepSink {
 }
 
 impl OutputSink for StepSink {
-    fn output(&mut self, _stream: Stream, mut bytes: &[u8]) {
+    fn output(&mut self, stream: Stream, mut bytes: &[u8]) {
+        self.lane = match stream {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+        };
         while !bytes.is_empty() {
-            if !self.command_line.is_empty() || (self.at_line_start && !self.in_text_line) {
+            let lane = self.lane;
+            if !self.lanes[lane].command_line.is_empty()
+                || (self.lanes[lane].at_line_start && !self.lanes[lane].in_text_line)
+            {
                 // Deciding whether this line is a command: collect until we know.
                 let newline = memchr::memchr(b'\n', bytes);
                 let take = newline.map(|i| i + 1).unwrap_or(bytes.len());
-                self.command_line.extend_from_slice(&bytes[..take]);
+                self.lanes[lane]
+                    .command_line
+                    .extend_from_slice(&bytes[..take]);
                 bytes = &bytes[take..];
-                let is_candidate =
-                    self.command_line.len() < 2 || self.command_line.starts_with(b"::");
-                if !is_candidate || self.command_line.len() > MAX_COMMAND_LINE {
+                let is_candidate = self.lanes[lane].command_line.len() < 2
+                    || self.lanes[lane].command_line.starts_with(b"::");
+                if !is_candidate || self.lanes[lane].command_line.len() > MAX_COMMAND_LINE {
                     // Plain text: pass it on.
-                    let line = std::mem::take(&mut self.command_line);
+                    let line = std::mem::take(&mut self.lanes[lane].command_line);
                     let ends = line.ends_with(b"\n");
                     self.text(&line);
-                    self.at_line_start = ends;
-                    self.in_text_line = !ends;
+                    self.lanes[lane].at_line_start = ends;
+                    self.lanes[lane].in_text_line = !ends;
                     continue;
                 }
                 if newline.is_some() {
-                    let mut line = std::mem::take(&mut self.command_line);
+                    let mut line = std::mem::take(&mut self.lanes[lane].command_line);
                     line.pop();
                     self.complete_line(&line);
-                    self.at_line_start = true;
-                    self.in_text_line = false;
+                    self.lanes[lane].at_line_start = true;
+                    self.lanes[lane].in_text_line = false;
                 }
                 continue;
             }
@@ -348,10 +384,10 @@ impl OutputSink for StepSink {
             let ends = bytes[end - 1] == b'\n';
             self.text(&bytes[..end]);
             bytes = &bytes[end..];
-            self.at_line_start = ends;
-            self.in_text_line = !ends;
+            self.lanes[lane].at_line_start = ends;
+            self.lanes[lane].in_text_line = !ends;
         }
-        if self.pending.len() >= FLUSH_AT / 4 || self.command_line.is_empty() {
+        if self.pending.len() >= FLUSH_AT / 4 || self.lanes[self.lane].command_line.is_empty() {
             self.send_pending();
         }
     }

@@ -33,6 +33,9 @@ use crate::{
     Stream,
 };
 
+/// How often a terminating exec checks whether its group is gone.
+const REGROUP_CHECK: Duration = Duration::from_millis(25);
+
 /// Size of each pipe's read buffer.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -244,6 +247,11 @@ impl HostJob {
                 },
                 read = stdout.read(), if stdout.is_open() => stdout.forward(read, sink),
                 read = stderr.read(), if stderr.is_open() => stderr.forward(read, sink),
+                // While terminating with the child reaped and the pipes
+                // closed, look again soon: the rest of the group may be
+                // gone long before the grace period ends.
+                () = tokio::time::sleep(REGROUP_CHECK), if phase == Phase::Terminating
+                    && status.is_some() && !stdout.is_open() && !stderr.is_open() => {}
                 // Unreachable (the child's exit is always awaited or the
                 // timer armed), but never panic.
                 else => break,

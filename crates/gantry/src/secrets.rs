@@ -75,14 +75,21 @@ pub fn gather(
             Some((name, value)) => {
                 let name = name.trim();
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    // Never echo the flag: its value is a secret.
                     return Err(UserError(format!(
-                        "--secret `{flag}`: `{name}` is not a valid secret name (letters, digits, _): it must look like NAME=VALUE"
+                        "--secret: `{name}` is not a valid secret name (letters, digits, _): it must look like NAME=VALUE"
                     )));
                 }
                 secrets.insert(name.to_string(), value.to_string());
             }
             None => {
                 let name = flag.trim();
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    // Not a name, so maybe a value given without `NAME=`: do not echo it.
+                    return Err(UserError(
+                        "--secret takes NAME=VALUE, or NAME to read the variable NAME from the environment (letters, digits, _)".into(),
+                    ));
+                }
                 let value = std::env::var(name).map_err(|_| {
                     UserError(format!("--secret {name}: the environment has no `{name}`; pass --secret {name}=VALUE"))
                 })?;
