@@ -1818,24 +1818,10 @@ pub(crate) async fn run_call(
             }
         }
     }
-    let inputs = match gantry_plan::inputs::resolve(&call.inputs, &given) {
+    let source = gantry_plan::inputs::InputSource::Call(&job.id);
+    let inputs = match gantry_plan::inputs::resolve(&call.inputs, &given, source) {
         Ok(inputs) => inputs,
-        Err(errors) => {
-            // `resolve` speaks of `--input` (dispatch); a call passes inputs under `with:`.
-            let errors: Vec<String> = errors
-                .iter()
-                .map(
-                    |e| match e.split_once(" is required: pass it with --input") {
-                        Some((head, _)) => format!(
-                            "{head} is required: pass it under `with:` in job `{}`",
-                            job.id
-                        ),
-                        None => e.clone(),
-                    },
-                )
-                .collect();
-            return fail(format!("calling `{}`: {}", called.file, errors.join("; ")));
-        }
+        Err(errors) => return fail(format!("calling `{}`: {}", called.file, errors.join("; "))),
     };
     let secrets = match &job.job.secrets {
         Some(gantry_syntax::ast::CallSecrets::Inherit(_)) => (*ctx.secrets).clone(),

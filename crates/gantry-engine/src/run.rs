@@ -149,6 +149,7 @@ pub async fn run(
     });
 
     let mut set = JoinSet::new();
+    let several = plan.workflows.len() > 1;
     for workflow in &plan.workflows {
         let shared = shared.clone();
         let workflow = workflow.clone();
@@ -159,12 +160,18 @@ pub async fn run(
             });
             let secrets = secrets_context(&shared.config.secrets);
             let inputs = Value::Object(workflow.inputs.clone());
+            // With several workflows in one run, job keys name their workflow.
+            let prefix = if several {
+                format!("{} / ", workflow.name)
+            } else {
+                String::new()
+            };
             run_workflow(
                 shared.clone(),
                 Arc::new(workflow),
                 Arc::new(inputs),
                 Arc::new(secrets),
-                String::new(),
+                prefix,
             )
             .await
         });

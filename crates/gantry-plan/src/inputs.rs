@@ -4,11 +4,21 @@ use gantry_syntax::ast::{InputDef, InputType, SMap};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+/// Who passes the inputs: decides what an error tells the user to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputSource<'a> {
+    /// `workflow_dispatch`: the command line's `--input`.
+    Dispatch,
+    /// `workflow_call`: the `with:` of the calling job (its id).
+    Call(&'a str),
+}
+
 /// Types the given inputs against their definitions, applies defaults and
 /// checks required ones. Every problem is reported, each saying what to do.
 pub fn resolve(
     defs: &SMap<InputDef>,
     given: &IndexMap<String, Value>,
+    source: InputSource<'_>,
 ) -> Result<Map<String, Value>, Vec<String>> {
     let mut errors = Vec::new();
     let mut out = Map::new();
@@ -25,20 +35,27 @@ pub fn resolve(
     for (name, (_, def)) in defs {
         let value = match given.get(name) {
             Some(value) => value.clone(),
-            None => match &def.default {
-                Some(default) => default.value.clone(),
-                None if def.required => {
-                    errors.push(format!(
-                        "input `{name}` is required: pass it with --input {name}=VALUE"
-                    ));
-                    continue;
+            None => {
+                match &def.default {
+                    Some(default) => default.value.clone(),
+                    None if def.required => {
+                        errors.push(match source {
+                        InputSource::Dispatch => {
+                            format!("input `{name}` is required: pass it with --input {name}=VALUE")
+                        }
+                        InputSource::Call(job) => {
+                            format!("input `{name}` is required: pass it under `with:` in job `{job}`")
+                        }
+                    });
+                        continue;
+                    }
+                    None => match def.kind {
+                        InputType::Boolean => Value::Bool(false),
+                        InputType::Number => Value::String(String::new()),
+                        _ => Value::String(String::new()),
+                    },
                 }
-                None => match def.kind {
-                    InputType::Boolean => Value::Bool(false),
-                    InputType::Number => Value::String(String::new()),
-                    _ => Value::String(String::new()),
-                },
-            },
+            }
         };
         match typed(name, def, value) {
             Ok(value) => {

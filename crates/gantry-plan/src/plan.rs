@@ -37,6 +37,10 @@ pub const MAX_CALL_DEPTH: usize = 4;
 pub struct Plan {
     pub workflows: Vec<WorkflowPlan>,
     pub skipped: Vec<SkippedWorkflow>,
+    /// Workflows the event triggers that cannot be planned (a call that
+    /// cannot be resolved, a bad matrix), with every reason. The others
+    /// still run.
+    pub failed: Vec<PlanError>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,11 +101,14 @@ pub struct PlanRequest<'a> {
 
 /// Plans an event over a set of workflows. A workflow whose trigger does
 /// not fire is skipped with its reason; one that fires but cannot be planned
-/// is an error.
+/// is listed in [`Plan::failed`]. `Err` is kept for problems with the
+/// request itself (an input no workflow declares, a missing required input,
+/// a `--job` nothing has).
 pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
     let mut workflows = Vec::new();
     let mut skipped = Vec::new();
     let mut errors = Vec::new();
+    let mut failed = Vec::new();
     // Dispatch inputs go to every dispatched workflow; each takes the ones it
     // declares, and an input no workflow declares is an error.
     let declared: Vec<&str> = req
@@ -154,7 +161,7 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
                 .filter(|(k, _)| defs.contains_key(*k))
                 .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                 .collect();
-            match crate::inputs::resolve(&defs, &given) {
+            match crate::inputs::resolve(&defs, &given, crate::inputs::InputSource::Dispatch) {
                 Ok(inputs) => inputs,
                 Err(messages) => {
                     errors.extend(messages.into_iter().map(|message| PlanError {
@@ -184,15 +191,16 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
                 }
                 workflows.push(planned);
             }
-            Err(message) => errors.push(PlanError {
+            Err(messages) => failed.extend(messages.into_iter().map(|message| PlanError {
                 file: workflow.file.clone(),
                 message,
-            }),
+            })),
         }
     }
     if let Some(job) = req.job
         && workflows.is_empty()
         && errors.is_empty()
+        && failed.is_empty()
     {
         let all: Vec<&str> = req
             .workflows
@@ -208,7 +216,11 @@ pub fn plan(req: &PlanRequest<'_>) -> Result<Plan, Vec<PlanError>> {
         });
     }
     if errors.is_empty() {
-        Ok(Plan { workflows, skipped })
+        Ok(Plan {
+            workflows,
+            skipped,
+            failed,
+        })
     } else {
         Err(errors)
     }
@@ -229,33 +241,29 @@ pub fn plan_workflow(
     inputs: Map<String, Value>,
     req: &PlanRequest<'_>,
     depth: usize,
-) -> Result<WorkflowPlan, String> {
-    let order = topological_order(&workflow)?;
+) -> Result<WorkflowPlan, Vec<String>> {
+    let order = topological_order(&workflow).map_err(|e| vec![e])?;
     let mut jobs = Vec::with_capacity(order.len());
+    let mut errors = Vec::new();
     for id in order {
         let Some((_, job)) = workflow.jobs.get(&id) else {
             continue;
         };
-        let matrix = plan_matrix(job, &inputs, req.vars)?;
-        let call = match &job.uses {
-            Some(uses) => {
-                if depth + 1 >= MAX_CALL_DEPTH {
-                    return Err(format!(
-                        "job `{id}`: reusable workflows nest deeper than {MAX_CALL_DEPTH} levels"
-                    ));
-                }
-                let called = req
-                    .resolver
-                    .workflow(&workflow.file, &uses.value)
-                    .map_err(|e| format!("job `{id}`: {e}"))?;
-                if called.on.workflow_call.is_none() {
-                    return Err(format!(
-                        "job `{id}` calls `{}`, which has no `on: workflow_call` trigger: add one to make it reusable",
-                        uses.value
-                    ));
-                }
-                Some(Box::new(plan_workflow(called, Map::new(), req, depth + 1)?))
+        let matrix = match plan_matrix(job, &inputs, req.vars) {
+            Ok(matrix) => matrix,
+            Err(e) => {
+                errors.push(e);
+                continue;
             }
+        };
+        let call = match &job.uses {
+            Some(uses) => match plan_call(&workflow, &id, &uses.value, req, depth) {
+                Ok(called) => Some(Box::new(called)),
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    continue;
+                }
+            },
             None => None,
         };
         jobs.push(JobPlan {
@@ -266,6 +274,9 @@ pub fn plan_workflow(
             call,
         });
     }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     Ok(WorkflowPlan {
         file: workflow.file.clone(),
         name: workflow_name(&workflow),
@@ -273,6 +284,31 @@ pub fn plan_workflow(
         inputs,
         jobs,
     })
+}
+
+/// Resolves and plans the workflow a job calls.
+fn plan_call(
+    workflow: &Workflow,
+    id: &str,
+    uses: &str,
+    req: &PlanRequest<'_>,
+    depth: usize,
+) -> Result<WorkflowPlan, Vec<String>> {
+    if depth + 1 >= MAX_CALL_DEPTH {
+        return Err(vec![format!(
+            "job `{id}`: reusable workflows nest deeper than {MAX_CALL_DEPTH} levels"
+        )]);
+    }
+    let called = req
+        .resolver
+        .workflow(&workflow.file, uses)
+        .map_err(|e| vec![format!("job `{id}`: {e}")])?;
+    if called.on.workflow_call.is_none() {
+        return Err(vec![format!(
+            "job `{id}` calls `{uses}`, which has no `on: workflow_call` trigger: add one to make it reusable"
+        )]);
+    }
+    plan_workflow(called, Map::new(), req, depth + 1)
 }
 
 fn plan_matrix(

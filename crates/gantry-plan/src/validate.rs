@@ -720,21 +720,45 @@ fn property_refs(text: &str, bare: bool) -> Vec<(&'static str, String)> {
     out
 }
 
-/// Checks a cron line as GitHub reads it: five fields, UTC.
+/// Checks a cron line as GitHub reads it: five fields, UTC. The error names
+/// the field that is wrong.
 pub fn check_cron(line: &str) -> Result<(), String> {
-    let fields = line.split_whitespace().count();
-    if fields != 5 {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    if fields.len() != 5 {
         return Err(format!(
-            "cron `{line}` has {fields} fields; GitHub's cron has 5 (minute hour day month weekday)"
+            "cron `{line}` has {} fields; GitHub's cron has 5 (minute hour day month weekday)",
+            fields.len()
         ));
     }
-    croner::parser::CronParser::builder()
+    let parser = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Disallowed)
         .year(croner::parser::Year::Disallowed)
-        .build()
-        .parse(line)
-        .map(|_| ())
-        .map_err(|e| format!("bad cron `{line}`: {e}"))
+        .build();
+    if parser.parse(line).is_ok() {
+        return Ok(());
+    }
+    const NAMES: [(&str, &str); 5] = [
+        ("minute", "0-59"),
+        ("hour", "0-23"),
+        ("day-of-month", "1-31"),
+        ("month", "1-12 or JAN-DEC"),
+        ("day-of-week", "0-6 or SUN-SAT"),
+    ];
+    // Find the culprit: the first field that fails with the others as `*`.
+    for (idx, (name, range)) in NAMES.iter().enumerate() {
+        let probe: Vec<&str> = (0..5)
+            .map(|i| if i == idx { fields[i] } else { "*" })
+            .collect();
+        if parser.parse(&probe.join(" ")).is_err() {
+            return Err(format!(
+                "bad cron `{line}`: the {name} field `{}` is not valid (allowed: {range}, `*`, lists, ranges, `/` steps)",
+                fields[idx]
+            ));
+        }
+    }
+    Err(format!(
+        "bad cron `{line}`: the fields do not combine into a valid schedule"
+    ))
 }
 
 #[cfg(test)]

@@ -123,6 +123,13 @@ fn corpus_parses_and_plans() {
                 vars: &vars,
                 resolver: &resolver,
             });
+            let result = result.and_then(|plan| {
+                if plan.failed.is_empty() {
+                    Ok(plan)
+                } else {
+                    Err(plan.failed)
+                }
+            });
             match result {
                 Ok(plan) => {
                     planned += 1;
@@ -229,7 +236,7 @@ fn own_trigger(wf: &Arc<Workflow>, resolver: &RepoResolver) -> String {
         };
         return match gantry_plan::plan::plan_workflow(wf.clone(), serde_json::Map::new(), &req, 0) {
             Ok(p) => format!("as workflow_call: {} jobs", p.jobs.len()),
-            Err(e) => format!("as workflow_call: {e}"),
+            Err(e) => format!("as workflow_call: {}", e.join("; ")),
         };
     } else {
         return "listens only to events Gantry does not raise locally".to_string();

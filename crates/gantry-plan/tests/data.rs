@@ -156,6 +156,9 @@ fn plans() {
                 for s in &plan.skipped {
                     out.push_str(&format!("skipped {}: {}\n", s.file, s.reason));
                 }
+                for f in &plan.failed {
+                    out.push_str(&format!("failed {}: {}\n", f.file, f.message));
+                }
             }
             Err(errors) => {
                 for e in errors {

@@ -28,15 +28,22 @@ pub fn run(dir: &Path, args: EventArgs) -> Result<ExitCode, UserError> {
             .iter()
             .map(|s| json!({"file": s.file, "name": s.name, "reason": s.reason}))
             .collect();
+        let failed: Vec<Value> = prepared
+            .plan
+            .failed
+            .iter()
+            .map(|f| json!({"file": f.file, "error": f.message}))
+            .collect();
         let out = json!({
             "event": prepared.repo_event.event.kind.name(),
             "ref": prepared.repo_event.event.git_ref,
             "sha": prepared.repo_event.sha,
             "workflows": workflows,
             "skipped": skipped,
+            "failed": failed,
         });
         println!("{out}");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit_code(&prepared));
     }
     let mut out = String::new();
     let bold = Style::new().bold();
@@ -65,9 +72,22 @@ pub fn run(dir: &Path, args: EventArgs) -> Result<ExitCode, UserError> {
             s.reason
         ));
     }
+    let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+    for f in &prepared.plan.failed {
+        out.push_str(&format!("{red}✗ {}{red:#}: {}\n", f.file, f.message));
+    }
     let mut stdout = anstream::stdout();
     let _ = std::io::Write::write_all(&mut stdout, out.as_bytes());
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(&prepared))
+}
+
+/// 1 when a triggered workflow cannot be planned (it would fail to run).
+fn exit_code(prepared: &Prepared) -> ExitCode {
+    if prepared.plan.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// ` (FILE)` after a workflow's name, unless the name is the file (no `name:`).

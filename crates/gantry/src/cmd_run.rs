@@ -170,6 +170,15 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         vars,
     } = prepared;
 
+    // Triggered workflows that cannot be planned fail the run; the others still run.
+    let failed_plans: Vec<String> = plan
+        .failed
+        .iter()
+        .map(|f| format!("{}: cannot run: {}", f.file, f.message))
+        .collect();
+    if plan.workflows.is_empty() && !failed_plans.is_empty() {
+        return Err(UserError(failed_plans.join("\nerror: ")));
+    }
     if plan.workflows.is_empty() {
         let mut err = anstream::stderr();
         let _ = std::io::Write::write_fmt(
@@ -197,6 +206,11 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         ))
     })?;
     let mut renderer = Renderer::new(args.event.json, Some(writer));
+    for message in &failed_plans {
+        renderer.event(RunEvent::Warning {
+            message: message.clone(),
+        });
+    }
     if repo_event.dirty {
         renderer.event(RunEvent::Warning {
             message: format!(
@@ -331,11 +345,13 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         let _ = std::fs::remove_dir_all(&run_dir);
     }
     renderer.flush();
-    Ok(if result.result == Outcome::Success {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if result.result == Outcome::Success && failed_plans.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 type Listeners = (

@@ -449,15 +449,17 @@ jobs:
         .expect_text("does not pass the required input `target`")
         .expect_text("invalid workflow .github/workflows/ci.yml");
     assert!(!repo.home().join("runs").exists());
-    // A call of a workflow that does not exist stops the plan, saying what to do.
+    // A call of a workflow that does not exist fails that workflow's plan
+    // (exit 1), saying what to do; `run` refuses it (exit 2).
     let missing = TestRepo::with(&[(
         ".github/workflows/ci.yml",
         "on: push\njobs:\n  missing:\n    uses: ./.github/workflows/gone.yml\n",
     )]);
     missing
         .gantry(&["plan"])
-        .expect_code(2)
+        .expect_code(1)
         .expect_text("reusable workflow `./.github/workflows/gone.yml` does not exist: create `.github/workflows/gone.yml`");
+    missing.gantry(&["run"]).expect_code(2).expect_text("cannot run: job `missing`");
 }
 
 /// Copies a directory tree.
