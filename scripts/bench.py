@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import random
+import re
 import resource
 import shutil
 import statistics
@@ -379,14 +380,16 @@ def case_throughput(args, tmp: Path) -> dict:
     stored = "".join(p.read_text(errors="replace") for p in (home / "runs").rglob("*") if p.is_file())
     leaked = [s for s in secrets if s in out or s in stored]
     masked_lines = sum(1 for ln in out.splitlines() if "token=***" in ln)
+    data_lines = len(re.findall(r"^\S+\s+\d{10} ", out, re.M))  # "[cat]   0000000042 words..."
     check = {
         "lines": s_lines,
+        "lines_on_stdout": data_lines,
         "lines_with_secret": s_with,
         "masked_lines_on_stdout": masked_lines,
         "leaked_secrets": len(leaked),
     }
     print(f"   masking check (2 MB): {check}", file=sys.stderr)
-    if leaked or masked_lines < s_with:
+    if leaked or masked_lines < s_with or data_lines != s_lines:
         raise SystemExit(f"bench: masking check failed: {check}")
     del out, stored
 
@@ -542,7 +545,10 @@ def report(results: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="scripts/bench builds gantry and passes --gantry, --gantry-rev and --wrkflw itself; "
+               "it also takes --no-build (measure target/release/gantry as it is).")
     ap.add_argument("--gantry", required=True, help="the gantry binary")
     ap.add_argument("--gantry-rev", default="?", help="what the binary was built from (for the report)")
     ap.add_argument("--wrkflw", help="the wrkflw binary (omit: not measured)")

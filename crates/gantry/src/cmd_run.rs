@@ -205,7 +205,7 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
             store::home().display()
         ))
     })?;
-    let mut renderer = Renderer::new(args.event.json, Some(writer));
+    let mut renderer = Renderer::new(args.event.json, Some(writer)).fold_groups(args.fold_groups);
     for message in &failed_plans {
         renderer.event(RunEvent::Warning {
             message: message.clone(),

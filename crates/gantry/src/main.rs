@@ -92,6 +92,9 @@ pub struct RunArgs {
     /// Keep the job workspaces after the run (they are removed by default)
     #[arg(long)]
     pub keep_workspace: bool,
+    /// Fold `::group::` output to one line per group; a failed step still shows it
+    #[arg(long)]
+    pub fold_groups: bool,
 }
 
 #[derive(Args)]

@@ -35,6 +35,7 @@ pub struct Renderer {
     running: usize,
     finished: usize,
     pub warnings: Vec<String>,
+    fold: bool,
 }
 
 #[derive(Default)]
@@ -43,7 +44,16 @@ struct JobView {
     partial: Vec<u8>,
     depth: usize,
     step: Option<String>,
+    /// Folded groups: the titles of the open groups, and the lines hidden in
+    /// the current step (shown if the step fails).
+    titles: Vec<String>,
+    hidden: Vec<u8>,
+    hidden_lines: usize,
+    hidden_dropped: bool,
 }
+
+/// Most bytes of folded output kept per step (the stored log has it all).
+const MAX_HIDDEN: usize = 4 << 20;
 
 fn fmt_duration(d: Duration) -> String {
     let secs = d.as_secs_f64();
@@ -57,6 +67,13 @@ fn fmt_duration(d: Duration) -> String {
 }
 
 impl Renderer {
+    /// Fold `::group::` output: show one line per group, and the group's
+    /// lines only when its step fails.
+    pub fn fold_groups(mut self, fold: bool) -> Renderer {
+        self.fold = fold;
+        self
+    }
+
     pub fn new(json: bool, store: Option<RunWriter>) -> Renderer {
         let stdout = anstream::AutoStream::new(std::io::stdout(), anstream::ColorChoice::Auto);
         let out = std::io::BufWriter::with_capacity(256 * 1024, stdout);
@@ -76,6 +93,7 @@ impl Renderer {
             running: 0,
             finished: 0,
             warnings: Vec::new(),
+            fold: false,
         }
     }
 
@@ -154,7 +172,11 @@ impl Renderer {
         match event {
             RunEvent::WorkflowStarted { file, name } => {
                 let bold = Style::new().bold();
-                let _ = writeln!(self.out, "{bold}▶ {name}{bold:#} ({file})");
+                if name == file {
+                    let _ = writeln!(self.out, "{bold}▶ {name}{bold:#}");
+                } else {
+                    let _ = writeln!(self.out, "{bold}▶ {name}{bold:#} ({file})");
+                }
             }
             RunEvent::JobStarted { job, .. } => {
                 self.running += 1;
@@ -181,13 +203,30 @@ impl Renderer {
                 let p = self.prefix(&job);
                 let depth = self.view(&job).depth;
                 let indent = "  ".repeat(depth + 1);
-                let _ = writeln!(self.out, "{p} {indent}▾ {title}");
+                if self.fold {
+                    let view = self.view(&job);
+                    view.titles.push(title);
+                    view.hidden_lines = if depth == 0 { 0 } else { view.hidden_lines };
+                } else {
+                    let _ = writeln!(self.out, "{p} {indent}▾ {title}");
+                }
                 self.view(&job).depth += 1;
             }
             RunEvent::GroupEnded { job } => {
                 self.flush_partial(&job);
+                let p = self.prefix(&job);
+                let fold = self.fold;
                 let view = self.view(&job);
                 view.depth = view.depth.saturating_sub(1);
+                if fold {
+                    let title = view.titles.pop().unwrap_or_default();
+                    if view.depth == 0 {
+                        let n = view.hidden_lines;
+                        let dim = Style::new().dimmed();
+                        let _ =
+                            writeln!(self.out, "{p}   ▸ {title} {dim}({n} lines folded){dim:#}");
+                    }
+                }
             }
             RunEvent::Debug { job, message } => {
                 let p = self.prefix(&job);
@@ -230,6 +269,24 @@ impl Renderer {
             } => {
                 self.flush_partial(&job);
                 let p = self.prefix(&job);
+                // A failed step shows what its folded groups hid.
+                let view = self.view(&job);
+                let hidden = std::mem::take(&mut view.hidden);
+                let dropped = std::mem::take(&mut view.hidden_dropped);
+                view.hidden_lines = 0;
+                if outcome == Outcome::Failure && !hidden.is_empty() {
+                    let dim = Style::new().dimmed();
+                    let note = if dropped {
+                        ", earlier lines in `gantry logs`"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(
+                        self.out,
+                        "{p}   {dim}▾ folded output of the failed step{note}:{dim:#}"
+                    );
+                    let _ = self.out.write_all(&hidden);
+                }
                 let (mark, color) = match (outcome, conclusion) {
                     (Outcome::Success, _) => ("✓", AnsiColor::Green),
                     (Outcome::Failure, Outcome::Success) => ("!", AnsiColor::Yellow),
@@ -294,7 +351,34 @@ impl Renderer {
 
     fn output(&mut self, job: &str, text: &[u8]) {
         let prefix = self.prefix(job);
+        let fold = self.fold;
         let view = self.view(job);
+        if fold && view.depth > 0 {
+            // Keep the lines for a failure report instead of printing them.
+            let indent = "  ".repeat(view.depth + 1);
+            let mut data = std::mem::take(&mut view.partial);
+            data.extend_from_slice(text);
+            let mut start = 0;
+            while let Some(i) = memchr_newline(&data[start..]) {
+                let line = &data[start..start + i];
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if view.hidden.len() > MAX_HIDDEN {
+                    let cut = memchr_newline(&view.hidden[MAX_HIDDEN / 2..])
+                        .map_or(view.hidden.len(), |i| MAX_HIDDEN / 2 + i + 1);
+                    view.hidden.drain(..cut);
+                    view.hidden_dropped = true;
+                }
+                view.hidden.extend_from_slice(prefix.as_bytes());
+                view.hidden.push(b' ');
+                view.hidden.extend_from_slice(indent.as_bytes());
+                view.hidden.extend_from_slice(line);
+                view.hidden.push(b'\n');
+                view.hidden_lines += 1;
+                start += i + 1;
+            }
+            view.partial = data[start..].to_vec();
+            return;
+        }
         let indent = "  ".repeat(view.depth + 1);
         let mut data = std::mem::take(&mut view.partial);
         data.extend_from_slice(text);

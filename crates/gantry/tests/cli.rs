@@ -459,7 +459,10 @@ jobs:
         .gantry(&["plan"])
         .expect_code(1)
         .expect_text("reusable workflow `./.github/workflows/gone.yml` does not exist: create `.github/workflows/gone.yml`");
-    missing.gantry(&["run"]).expect_code(2).expect_text("cannot run: job `missing`");
+    missing
+        .gantry(&["run"])
+        .expect_code(2)
+        .expect_text("cannot run: job `missing`");
 }
 
 /// Copies a directory tree.
@@ -598,4 +601,41 @@ fn user_errors_exit_2_and_say_what_to_do() {
         .expect_text("must look like NAME=VALUE");
     // None of these started a run.
     assert!(!repo.home().join("runs").exists());
+}
+
+/// `--fold-groups` shows one line per group, and a failed step's folded
+/// lines after all; the stored log keeps everything.
+#[test]
+fn fold_groups_hides_group_lines_unless_the_step_fails() {
+    let repo = TestRepo::with(&[(
+        ".github/workflows/g.yml",
+        r#"on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "::group::Install"
+          echo quiet-line-one; echo quiet-line-two
+          echo "::endgroup::"
+          echo visible-line
+      - run: |
+          echo "::group::Build"
+          echo loud-line
+          echo "::endgroup::"
+          exit 1
+"#,
+    )]);
+    repo.gantry(&["run", "--fold-groups"])
+        .expect_code(1)
+        .expect_text("▸ Install (2 lines folded)")
+        .expect_text("visible-line")
+        .refute_text("quiet-line-one")
+        .expect_text("▸ Build (1 lines folded)")
+        .expect_text("folded output of the failed step")
+        .expect_text("loud-line");
+    repo.gantry(&["logs", "--job", "a"])
+        .expect_code(0)
+        .expect_text("quiet-line-one")
+        .expect_text("##[group]Install");
 }
