@@ -483,7 +483,8 @@ def report(results: dict) -> str:
     out.append(f"load:    average at start {' '.join(m['loadavg'])}, at end {' '.join(results['loadavg_end'])}")
     out.append(f"tools:   {m['make']}; {m['bash']}; {m['cat']}")
     out.append(f"gantry:  {results['gantry']} (built from {results['gantry_rev']})")
-    out.append(f"wrkflw:  {results['wrkflw'] or 'not found (install: cargo install wrkflw --locked)'}")
+    missing = "not found (install: cargo install wrkflw --version '^0.8' --locked)"
+    out.append(f"wrkflw:  {results['wrkflw'] or missing}")
     out.append(f"runs:    {results['runs']} timed per tool and case (+{results['warmup']} warm-up), interleaved")
     for c in results["cases"]:
         out.append("")

@@ -199,34 +199,29 @@ pub(crate) async fn run_instance(
     }
     contexts.env = crate::context::object(job_env.iter());
 
-    // Directories.
-    let root = shared
-        .config
-        .run_dir
-        .join("jobs")
-        .join(inst.seq.to_string());
-    let repo_name = shared
-        .config
-        .git
-        .repository
-        .rsplit('/')
-        .next()
-        .unwrap_or("repo")
-        .to_string();
-    let workspace = root.join("work").join(&repo_name);
-    let dirs = JobDirs {
-        temp: root.join("tmp"),
-        files: root.join("files"),
-        workspace,
-    };
+    // Directories: the job's own, or an emptied one of an earlier job.
+    let slot = shared.job_dir(inst.seq);
+    let root = slot.root.clone();
+    let repo_name = shared.config.git.repository.rsplit('/').next().unwrap_or("repo").to_string();
+    let dirs = JobDirs { temp: root.join("tmp"), files: root.join("files"), workspace: root.join("work").join(&repo_name) };
+    if slot.reused {
+        // The runner files are kept (emptied) rather than made anew.
+        if let Ok(entries) = std::fs::read_dir(&dirs.files) {
+            for entry in entries.flatten() {
+                if entry.metadata().is_ok_and(|m| m.len() > 0) {
+                    let _ = std::fs::write(entry.path(), b"");
+                }
+            }
+        }
+        for dir in [&dirs.workspace, &dirs.temp] {
+            if let Err(e) = empty_dir(dir) {
+                return finish_early(ctx, inst, started, format!("cannot empty `{}`: {e}", dir.display()));
+            }
+        }
+    }
     for dir in [&dirs.workspace, &dirs.temp, &dirs.files] {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            return finish_early(
-                ctx,
-                inst,
-                started,
-                format!("cannot create `{}`: {e}", dir.display()),
-            );
+            return finish_early(ctx, inst, started, format!("cannot create `{}`: {e}", dir.display()));
         }
     }
     let event_path = dirs.files.join("event.json");
@@ -462,6 +457,24 @@ struct JobDirs {
     workspace: PathBuf,
     temp: PathBuf,
     files: PathBuf,
+}
+
+/// Removes everything inside `dir` (which may not exist).
+fn empty_dir(dir: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// The steps context and status of one level of steps: the job's own, or a
@@ -1093,9 +1106,11 @@ impl JobRun {
             Ok(f) => f,
             Err(e) => return StepEnd::failed(format!("cannot create the runner files: {e}"), self),
         };
+        // Scripts live beside the runner files, which outlive a job when its
+        // directory is reused: rewriting a file is cheaper than making one.
         let script_path = self
             .dirs
-            .temp
+            .files
             .join(format!("step{step_no}{}", crate::shell::extension(shell)));
         if let Err(e) = std::fs::write(&script_path, script) {
             return StepEnd::failed(

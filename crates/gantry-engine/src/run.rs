@@ -63,6 +63,11 @@ pub struct RunConfig {
     pub host_env: Vec<(String, String)>,
     pub run_id: String,
     pub run_number: u64,
+    /// Give every job a directory of its own that outlives it (for
+    /// `--keep-workspace`). Otherwise a finished job's directory is emptied
+    /// and handed to the next job: creating and deleting hundreds of
+    /// directories costs more than the rest of the engine's work.
+    pub fresh_job_dirs: bool,
 }
 
 /// What a finished run reports.
@@ -95,10 +100,52 @@ pub(crate) struct Shared {
     /// Cancelled by the second Ctrl-C: everything stops now.
     pub hard_cancel: CancellationToken,
     pub job_seq: AtomicUsize,
+    /// Job directories free for reuse, and the number made so far.
+    pub dir_slots: std::sync::Mutex<(Vec<usize>, usize)>,
     pub summaries: std::sync::Mutex<Vec<JobSummary>>,
 }
 
+/// A job directory lent to one job; it goes back to the pool on drop.
+pub(crate) struct DirSlot<'a> {
+    shared: &'a Shared,
+    index: usize,
+    /// Whether the directory was used by an earlier job (and must be emptied).
+    pub reused: bool,
+    pub root: PathBuf,
+}
+
+impl Drop for DirSlot<'_> {
+    fn drop(&mut self) {
+        if !self.shared.config.fresh_job_dirs
+            && let Ok(mut slots) = self.shared.dir_slots.lock()
+        {
+            slots.0.push(self.index);
+        }
+    }
+}
+
 impl Shared {
+    /// A directory for a job: a fresh one per job with `fresh_job_dirs`,
+    /// else one of a small pool (one per job running at once).
+    pub(crate) fn job_dir(&self, seq: usize) -> DirSlot<'_> {
+        if self.config.fresh_job_dirs {
+            let root = self.config.run_dir.join("jobs").join(seq.to_string());
+            return DirSlot { shared: self, index: seq, reused: false, root };
+        }
+        let (index, reused) = match self.dir_slots.lock() {
+            Ok(mut slots) => match slots.0.pop() {
+                Some(index) => (index, true),
+                None => {
+                    slots.1 += 1;
+                    (slots.1 - 1, false)
+                }
+            },
+            Err(_) => (seq + 1_000_000, false),
+        };
+        let root = self.config.run_dir.join("jobs").join(index.to_string());
+        DirSlot { shared: self, index, reused, root }
+    }
+
     pub fn emit(&self, event: RunEvent) {
         // A closed receiver means nobody listens any more; the run goes on.
         let _ = self.events.send(event);
@@ -145,6 +192,7 @@ pub async fn run(
         cancel,
         hard_cancel,
         job_seq: AtomicUsize::new(0),
+        dir_slots: std::sync::Mutex::new((Vec::new(), 0)),
         summaries: std::sync::Mutex::new(Vec::new()),
     });
 

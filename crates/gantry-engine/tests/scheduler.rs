@@ -52,6 +52,7 @@ fn run(yaml: &str) -> Traced {
         host_env: std::env::vars().filter(|(k, _)| k == "PATH").collect(),
         run_id: "1".into(),
         run_number: 1,
+        fresh_job_dirs: false,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -40,50 +40,27 @@ pub fn run(args: LogsArgs) -> Result<ExitCode, UserError> {
             .last()
             .ok_or_else(|| UserError("no runs yet: start one with `gantry run`".into()))?,
     };
-    let logs_dir = run.dir.join("logs");
-    let mut names: Vec<String> = std::fs::read_dir(&logs_dir)
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    // Jobs in the order they finished, as recorded, then any others.
-    let order: Vec<String> = run
-        .meta
-        .get("jobs")
-        .and_then(|j| j.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|j| j.get("job").and_then(|v| v.as_str()))
-                .map(|k| format!("{}.log", store::log_name(k)))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort_by_key(|n| order.iter().position(|o| o == n).unwrap_or(usize::MAX));
+    let log = store::StoredLog::open(&run.dir).map_err(|e| {
+        UserError(format!("run {} has no readable log ({e}): it may have been removed", run.number))
+    })?;
+    let mut names: Vec<&String> = log.jobs.keys().collect();
     if let Some(job) = &args.job {
-        let want = format!("{}.log", store::log_name(job));
-        if !names.contains(&want) {
-            let jobs: Vec<&str> = names.iter().map(|n| n.trim_end_matches(".log")).collect();
-            return Err(UserError(format!(
-                "run {} has no job `{job}` (jobs: {})",
-                run.number,
-                jobs.join(", ")
-            )));
-        }
-        names.retain(|n| *n == want);
+        let found = names.iter().find(|n| **n == job || store::log_name(n) == store::log_name(job)).copied();
+        let Some(found) = found else {
+            let jobs: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+            return Err(UserError(format!("run {} has no job `{job}` (jobs: {})", run.number, jobs.join(", "))));
+        };
+        names = vec![found];
     }
     let mut out = anstream::stdout();
     let bold = anstyle::Style::new().bold();
     for name in &names {
-        let text = std::fs::read(logs_dir.join(name)).unwrap_or_default();
         if names.len() > 1 {
-            let _ = std::io::Write::write_fmt(
-                &mut out,
-                format_args!("{bold}=== {} ==={bold:#}\n", name.trim_end_matches(".log")),
-            );
+            let _ = std::io::Write::write_fmt(&mut out, format_args!("{bold}=== {name} ==={bold:#}\n"));
         }
-        let _ = std::io::Write::write_all(&mut out, &text);
+        if let Err(e) = log.copy_job(name, &mut out) {
+            return Err(UserError(format!("cannot read the log of run {}: {e}", run.number)));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -280,6 +280,7 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
             .collect(),
         run_id,
         run_number: number,
+        fresh_job_dirs: args.keep_workspace,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
