@@ -132,3 +132,106 @@ pub enum RunEvent {
         message: String,
     },
 }
+
+/// Makes the channel the engine reports on. Step output in flight (sent but
+/// not yet received) is bounded by `max_output_bytes`: a step printing
+/// faster than the consumer shows it is slowed down instead of filling
+/// memory.
+pub fn channel(max_output_bytes: usize) -> (EventSender, EventReceiver) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let budget = std::sync::Arc::new(Budget {
+        used: std::sync::Mutex::new(0),
+        freed: std::sync::Condvar::new(),
+        max: max_output_bytes.max(1),
+    });
+    (
+        EventSender {
+            tx,
+            budget: budget.clone(),
+        },
+        EventReceiver { rx, budget },
+    )
+}
+
+struct Budget {
+    used: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    max: usize,
+}
+
+/// The engine's end of [`channel`].
+#[derive(Clone)]
+pub struct EventSender {
+    tx: tokio::sync::mpsc::UnboundedSender<RunEvent>,
+    budget: std::sync::Arc<Budget>,
+}
+
+impl EventSender {
+    /// Sends an event; output waits while too much output is in flight.
+    /// A closed receiver is not an error: the run goes on unobserved.
+    pub fn send(&self, event: RunEvent) {
+        if let RunEvent::Output { text, .. } = &event {
+            self.reserve(text.len());
+        }
+        let _ = self.tx.send(event);
+    }
+
+    fn reserve(&self, n: usize) {
+        let budget = &self.budget;
+        let Ok(mut used) = budget.used.lock() else {
+            return;
+        };
+        if *used > 0 && *used + n > budget.max && !self.tx.is_closed() {
+            // Waiting blocks this thread; tell the runtime so its other
+            // tasks move on (only a multi-threaded runtime can).
+            let multi = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if multi {
+                used = tokio::task::block_in_place(|| {
+                    let mut used = used;
+                    while *used > 0 && *used + n > budget.max && !self.tx.is_closed() {
+                        used = match budget
+                            .freed
+                            .wait_timeout(used, std::time::Duration::from_millis(50))
+                        {
+                            Ok((guard, _)) => guard,
+                            Err(poisoned) => poisoned.into_inner().0,
+                        };
+                    }
+                    used
+                });
+            }
+        }
+        *used += n;
+    }
+}
+
+/// The consumer's end of [`channel`].
+pub struct EventReceiver {
+    rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
+    budget: std::sync::Arc<Budget>,
+}
+
+impl EventReceiver {
+    pub async fn recv(&mut self) -> Option<RunEvent> {
+        let event = self.rx.recv().await?;
+        self.received(&event);
+        Some(event)
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<RunEvent> {
+        let event = self.rx.try_recv().ok()?;
+        self.received(&event);
+        Some(event)
+    }
+
+    fn received(&self, event: &RunEvent) {
+        if let RunEvent::Output { text, .. } = event
+            && let Ok(mut used) = self.budget.used.lock()
+        {
+            *used = used.saturating_sub(text.len());
+            self.budget.freed.notify_all();
+        }
+    }
+}

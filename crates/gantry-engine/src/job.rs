@@ -202,8 +202,20 @@ pub(crate) async fn run_instance(
     // Directories: the job's own, or an emptied one of an earlier job.
     let slot = shared.job_dir(inst.seq);
     let root = slot.root.clone();
-    let repo_name = shared.config.git.repository.rsplit('/').next().unwrap_or("repo").to_string();
-    let dirs = JobDirs { temp: root.join("tmp"), files: root.join("files"), workspace: root.join("work").join(&repo_name) };
+    let repo_name = shared
+        .config
+        .git
+        .repository
+        .rsplit('/')
+        .next()
+        .unwrap_or("repo")
+        .to_string();
+    let dirs = JobDirs {
+        temp: root.join("tmp"),
+        files: shared.config.scratch_dir.join(slot.index.to_string()),
+        workspace: root.join("work").join(&repo_name),
+    };
+
     if slot.reused {
         // The runner files are kept (emptied) rather than made anew.
         if let Ok(entries) = std::fs::read_dir(&dirs.files) {
@@ -215,13 +227,23 @@ pub(crate) async fn run_instance(
         }
         for dir in [&dirs.workspace, &dirs.temp] {
             if let Err(e) = empty_dir(dir) {
-                return finish_early(ctx, inst, started, format!("cannot empty `{}`: {e}", dir.display()));
+                return finish_early(
+                    ctx,
+                    inst,
+                    started,
+                    format!("cannot empty `{}`: {e}", dir.display()),
+                );
             }
         }
     }
     for dir in [&dirs.workspace, &dirs.temp, &dirs.files] {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            return finish_early(ctx, inst, started, format!("cannot create `{}`: {e}", dir.display()));
+            return finish_early(
+                ctx,
+                inst,
+                started,
+                format!("cannot create `{}`: {e}", dir.display()),
+            );
         }
     }
     let event_path = dirs.files.join("event.json");

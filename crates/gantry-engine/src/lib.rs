@@ -11,6 +11,8 @@ pub mod output;
 pub mod run;
 pub mod shell;
 
-pub use event::{Annotation, AnnotationLevel, JobKey, Outcome, RunEvent};
+pub use event::{
+    Annotation, AnnotationLevel, EventReceiver, EventSender, JobKey, Outcome, RunEvent, channel,
+};
 pub use job::host_label;
 pub use run::{GitInfo, JobSummary, RunConfig, RunResult, run};

@@ -8,7 +8,6 @@
 
 use gantry_executor::{OutputSink, Stream};
 use indexmap::IndexMap;
-use tokio::sync::mpsc::UnboundedSender;
 
 use crate::commands::{Command, CommandProcessor, LineKind};
 use crate::event::{Annotation, AnnotationLevel, JobKey, RunEvent};
@@ -66,7 +65,7 @@ impl Lane {
 /// The sink a step's process writes into.
 pub struct StepSink {
     job: JobKey,
-    events: UnboundedSender<RunEvent>,
+    events: crate::event::EventSender,
     masker: Masker,
     commands: CommandProcessor,
     /// stdout and stderr.
@@ -88,7 +87,7 @@ pub struct StepSink {
 impl StepSink {
     pub fn new(
         job: JobKey,
-        events: UnboundedSender<RunEvent>,
+        events: crate::event::EventSender,
         masker: Masker,
         debug: bool,
     ) -> StepSink {
@@ -177,7 +176,7 @@ impl StepSink {
     fn send_pending(&mut self) {
         if !self.pending.is_empty() {
             let text = std::mem::replace(&mut self.pending, Vec::with_capacity(FLUSH_AT * 2));
-            let _ = self.events.send(RunEvent::Output {
+            self.events.send(RunEvent::Output {
                 job: self.job.clone(),
                 text,
             });
@@ -189,7 +188,7 @@ impl StepSink {
         // the other may hold the start of a secret in an unfinished line.
         self.lanes[self.lane].stream.flush(&mut self.pending);
         self.send_pending();
-        let _ = self.events.send(event);
+        self.events.send(event);
     }
 
     /// A whole line that started with `::` (without its newline).

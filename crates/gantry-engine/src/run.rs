@@ -20,7 +20,6 @@ use gantry_plan::{Event, EventKind, JobPlan, MatrixPlan, Plan, WorkflowPlan};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -68,6 +67,10 @@ pub struct RunConfig {
     /// and handed to the next job: creating and deleting hundreds of
     /// directories costs more than the rest of the engine's work.
     pub fresh_job_dirs: bool,
+    /// Where the engine keeps its small per-step files (runner files,
+    /// scripts). A tmpfs such as /dev/shm makes rewriting them nearly free;
+    /// any directory works.
+    pub scratch_dir: PathBuf,
 }
 
 /// What a finished run reports.
@@ -89,7 +92,7 @@ pub struct JobSummary {
 /// Run-wide state shared by every job.
 pub(crate) struct Shared {
     pub config: Arc<RunConfig>,
-    pub events: UnboundedSender<RunEvent>,
+    pub events: crate::event::EventSender,
     pub slots: Arc<Semaphore>,
     pub github: Value,
     pub runner: Arc<Value>,
@@ -108,7 +111,7 @@ pub(crate) struct Shared {
 /// A job directory lent to one job; it goes back to the pool on drop.
 pub(crate) struct DirSlot<'a> {
     shared: &'a Shared,
-    index: usize,
+    pub index: usize,
     /// Whether the directory was used by an earlier job (and must be emptied).
     pub reused: bool,
     pub root: PathBuf,
@@ -130,7 +133,12 @@ impl Shared {
     pub(crate) fn job_dir(&self, seq: usize) -> DirSlot<'_> {
         if self.config.fresh_job_dirs {
             let root = self.config.run_dir.join("jobs").join(seq.to_string());
-            return DirSlot { shared: self, index: seq, reused: false, root };
+            return DirSlot {
+                shared: self,
+                index: seq,
+                reused: false,
+                root,
+            };
         }
         let (index, reused) = match self.dir_slots.lock() {
             Ok(mut slots) => match slots.0.pop() {
@@ -143,12 +151,17 @@ impl Shared {
             Err(_) => (seq + 1_000_000, false),
         };
         let root = self.config.run_dir.join("jobs").join(index.to_string());
-        DirSlot { shared: self, index, reused, root }
+        DirSlot {
+            shared: self,
+            index,
+            reused,
+            root,
+        }
     }
 
     pub fn emit(&self, event: RunEvent) {
         // A closed receiver means nobody listens any more; the run goes on.
-        let _ = self.events.send(event);
+        self.events.send(event);
     }
 }
 
@@ -157,14 +170,14 @@ impl Shared {
 pub async fn run(
     plan: &Plan,
     config: Arc<RunConfig>,
-    events: UnboundedSender<RunEvent>,
+    events: crate::event::EventSender,
     cancel: CancellationToken,
     hard_cancel: CancellationToken,
 ) -> RunResult {
     let mut builder = MaskerBuilder::new();
     for (name, value) in &config.secrets {
         if let AddOutcome::TooShort = builder.add(value) {
-            let _ = events.send(RunEvent::Warning {
+            events.send(RunEvent::Warning {
                 message: format!(
                     "secret `{name}` is shorter than 4 characters, too short to mask safely: it will appear in logs; use a longer value"
                 ),

@@ -53,13 +53,14 @@ fn run(yaml: &str) -> Traced {
         run_id: "1".into(),
         run_number: 1,
         fresh_job_dirs: false,
+        scratch_dir: dir.path().join("scratch"),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut rx) = gantry_engine::channel(1 << 20);
     let result = runtime.block_on(gantry_engine::run(
         &plan,
         config,
@@ -68,7 +69,7 @@ fn run(yaml: &str) -> Traced {
         CancellationToken::new(),
     ));
     let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
+    while let Some(e) = rx.try_recv() {
         events.push(e);
     }
     let mut jobs: Vec<String> = result

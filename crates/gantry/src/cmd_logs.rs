@@ -41,14 +41,24 @@ pub fn run(args: LogsArgs) -> Result<ExitCode, UserError> {
             .ok_or_else(|| UserError("no runs yet: start one with `gantry run`".into()))?,
     };
     let log = store::StoredLog::open(&run.dir).map_err(|e| {
-        UserError(format!("run {} has no readable log ({e}): it may have been removed", run.number))
+        UserError(format!(
+            "run {} has no readable log ({e}): it may have been removed",
+            run.number
+        ))
     })?;
     let mut names: Vec<&String> = log.jobs.keys().collect();
     if let Some(job) = &args.job {
-        let found = names.iter().find(|n| **n == job || store::log_name(n) == store::log_name(job)).copied();
+        let found = names
+            .iter()
+            .find(|n| **n == job || store::log_name(n) == store::log_name(job))
+            .copied();
         let Some(found) = found else {
             let jobs: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
-            return Err(UserError(format!("run {} has no job `{job}` (jobs: {})", run.number, jobs.join(", "))));
+            return Err(UserError(format!(
+                "run {} has no job `{job}` (jobs: {})",
+                run.number,
+                jobs.join(", ")
+            )));
         };
         names = vec![found];
     }
@@ -56,10 +66,14 @@ pub fn run(args: LogsArgs) -> Result<ExitCode, UserError> {
     let bold = anstyle::Style::new().bold();
     for name in &names {
         if names.len() > 1 {
-            let _ = std::io::Write::write_fmt(&mut out, format_args!("{bold}=== {name} ==={bold:#}\n"));
+            let _ =
+                std::io::Write::write_fmt(&mut out, format_args!("{bold}=== {name} ==={bold:#}\n"));
         }
         if let Err(e) = log.copy_job(name, &mut out) {
-            return Err(UserError(format!("cannot read the log of run {}: {e}", run.number)));
+            return Err(UserError(format!(
+                "cannot read the log of run {}: {e}",
+                run.number
+            )));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -241,6 +241,7 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
     let run_id = format!("{}{}", std::process::id(), number);
     let run_dir = home.join("work").join(number.to_string());
     let cache_dir = home.join("cache").join(repo_key(&root));
+    let scratch_dir = scratch_dir(&run_dir, number);
     let meta_base = json!({
         "run": number,
         "repository": root.to_string_lossy(),
@@ -281,6 +282,7 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         run_id,
         run_number: number,
         fresh_job_dirs: args.keep_workspace,
+        scratch_dir: scratch_dir.clone(),
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -288,7 +290,8 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         .build()
         .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(async move {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        // At most 16 MiB of step output waits for the renderer.
+        let (tx, mut rx) = gantry_engine::channel(16 << 20);
         let cancel = CancellationToken::new();
         let hard = CancellationToken::new();
         // Listen before the engine starts a step, so that no Ctrl-C is lost.
@@ -345,6 +348,7 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
     if !args.keep_workspace {
         let _ = std::fs::remove_dir_all(&run_dir);
     }
+    let _ = std::fs::remove_dir_all(&scratch_dir);
     renderer.flush();
     Ok(
         if result.result == Outcome::Success && failed_plans.is_empty() {
@@ -372,6 +376,21 @@ fn listen_signals() -> Option<Listeners> {
         (Ok(int), Ok(term), Ok(hup)) => Some((int, term, hup)),
         _ => None,
     }
+}
+
+/// Where the engine keeps runner files and scripts: a tmpfs when there is
+/// one (rewriting small files on a disk file system costs more than running
+/// a short step), else inside the run directory.
+fn scratch_dir(run_dir: &Path, number: u64) -> std::path::PathBuf {
+    let shm = Path::new("/dev/shm");
+    let writable = std::fs::metadata(shm).is_ok_and(|m| m.is_dir() && !m.permissions().readonly());
+    if writable {
+        let dir = shm.join(format!("gantry-{}-{number}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            return dir;
+        }
+    }
+    run_dir.join("scratch")
 }
 
 /// First Ctrl-C (or SIGTERM/SIGHUP): cancel; the second: stop now.

@@ -24,7 +24,9 @@ const PALETTE: [AnsiColor; 6] = [
 
 pub struct Renderer {
     json: bool,
-    out: std::io::BufWriter<anstream::AutoStream<std::io::Stdout>>,
+    out: std::io::BufWriter<std::io::Stdout>,
+    /// Whether to colour the output (a terminal, and no NO_COLOR).
+    color: bool,
     progress: bool,
     store: Option<RunWriter>,
     jobs: HashMap<String, JobView>,
@@ -75,14 +77,18 @@ impl Renderer {
     }
 
     pub fn new(json: bool, store: Option<RunWriter>) -> Renderer {
-        let stdout = anstream::AutoStream::new(std::io::stdout(), anstream::ColorChoice::Auto);
-        let out = std::io::BufWriter::with_capacity(256 * 1024, stdout);
+        // Decide about colour once: stripping escapes from every write would
+        // cost more than the rest of the output path.
+        let color =
+            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
+        let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
         let progress = !json
             && std::io::IsTerminal::is_terminal(&std::io::stderr())
             && std::env::var_os("CI").is_none();
         Renderer {
             json,
             out,
+            color,
             progress,
             store,
             jobs: HashMap::new(),
@@ -99,6 +105,11 @@ impl Renderer {
 
     pub fn store_mut(&mut self) -> Option<&mut RunWriter> {
         self.store.as_mut()
+    }
+
+    /// The style, or no style when colour is off.
+    fn st(&self, style: Style) -> Style {
+        if self.color { style } else { Style::new() }
     }
 
     fn view(&mut self, job: &str) -> &mut JobView {
@@ -118,7 +129,7 @@ impl Renderer {
 
     fn prefix(&mut self, job: &str) -> String {
         let color = self.view(job).color.unwrap_or(AnsiColor::Cyan);
-        let style = Style::new().fg_color(Some(color.into())).bold();
+        let style = self.st(Style::new().fg_color(Some(color.into())).bold());
         format!("{style}[{job}]{style:#}")
     }
 
@@ -171,7 +182,7 @@ impl Renderer {
         self.clear_progress();
         match event {
             RunEvent::WorkflowStarted { file, name } => {
-                let bold = Style::new().bold();
+                let bold = self.st(Style::new().bold());
                 if name == file {
                     let _ = writeln!(self.out, "{bold}▶ {name}{bold:#}");
                 } else {
@@ -186,12 +197,12 @@ impl Renderer {
             RunEvent::JobSkipped { job, reason, .. } => {
                 self.finished += 1;
                 let p = self.prefix(&job);
-                let dim = Style::new().dimmed();
+                let dim = self.st(Style::new().dimmed());
                 let _ = writeln!(self.out, "{p} {dim}⊘ skipped: {reason}{dim:#}");
             }
             RunEvent::StepStarted { job, name, .. } => {
                 let p = self.prefix(&job);
-                let bold = Style::new().bold();
+                let bold = self.st(Style::new().bold());
                 let view = self.view(&job);
                 view.depth = 0;
                 view.step = Some(name.clone());
@@ -222,7 +233,7 @@ impl Renderer {
                     let title = view.titles.pop().unwrap_or_default();
                     if view.depth == 0 {
                         let n = view.hidden_lines;
-                        let dim = Style::new().dimmed();
+                        let dim = self.st(Style::new().dimmed());
                         let _ =
                             writeln!(self.out, "{p}   ▸ {title} {dim}({n} lines folded){dim:#}");
                     }
@@ -230,7 +241,7 @@ impl Renderer {
             }
             RunEvent::Debug { job, message } => {
                 let p = self.prefix(&job);
-                let dim = Style::new().dimmed();
+                let dim = self.st(Style::new().dimmed());
                 let _ = writeln!(self.out, "{p}   {dim}debug: {message}{dim:#}");
             }
             RunEvent::Annotation { job, annotation } => {
@@ -241,7 +252,7 @@ impl Renderer {
                     AnnotationLevel::Warning => (AnsiColor::Yellow, "warning"),
                     AnnotationLevel::Notice => (AnsiColor::Blue, "notice"),
                 };
-                let style = Style::new().fg_color(Some(color.into())).bold();
+                let style = self.st(Style::new().fg_color(Some(color.into())).bold());
                 let location = location(&annotation.file, annotation.line, annotation.col);
                 let title = annotation
                     .title
@@ -256,7 +267,7 @@ impl Renderer {
             }
             RunEvent::Notice { job, message } => {
                 let p = self.prefix(&job);
-                let dim = Style::new().dimmed();
+                let dim = self.st(Style::new().dimmed());
                 let _ = writeln!(self.out, "{p}   {dim}{message}{dim:#}");
             }
             RunEvent::StepFinished {
@@ -275,7 +286,7 @@ impl Renderer {
                 let dropped = std::mem::take(&mut view.hidden_dropped);
                 view.hidden_lines = 0;
                 if outcome == Outcome::Failure && !hidden.is_empty() {
-                    let dim = Style::new().dimmed();
+                    let dim = self.st(Style::new().dimmed());
                     let note = if dropped {
                         ", earlier lines in `gantry logs`"
                     } else {
@@ -294,7 +305,7 @@ impl Renderer {
                     (Outcome::Cancelled, _) => ("⊘", AnsiColor::Yellow),
                     (Outcome::Skipped, _) => ("-", AnsiColor::BrightBlack),
                 };
-                let style = Style::new().fg_color(Some(color.into()));
+                let style = self.st(Style::new().fg_color(Some(color.into())));
                 let extra = if outcome == Outcome::Failure && conclusion == Outcome::Success {
                     " (continue-on-error)"
                 } else {
@@ -321,7 +332,7 @@ impl Renderer {
                 self.finished += 1;
                 let p = self.prefix(&job);
                 let (mark, color) = outcome_style(result);
-                let style = Style::new().fg_color(Some(color.into())).bold();
+                let style = self.st(Style::new().fg_color(Some(color.into())).bold());
                 let _ = writeln!(
                     self.out,
                     "{p} {style}{mark} job {}{style:#} in {}",
@@ -337,7 +348,7 @@ impl Renderer {
                 }
             }
             RunEvent::Warning { message } => {
-                let style = Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold();
+                let style = self.st(Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold());
                 let _ = self.out.flush();
                 let mut err = anstream::stderr();
                 let _ = writeln!(err, "{style}warning{style:#}: {message}");
@@ -495,7 +506,7 @@ impl Renderer {
             .max()
             .unwrap_or(3)
             .max(3);
-        let bold = Style::new().bold();
+        let bold = self.st(Style::new().bold());
         let _ = writeln!(self.out);
         let _ = writeln!(
             self.out,
@@ -504,7 +515,7 @@ impl Renderer {
         );
         for job in &result.jobs {
             let (mark, color) = outcome_style(job.result);
-            let style = Style::new().fg_color(Some(color.into()));
+            let style = self.st(Style::new().fg_color(Some(color.into())));
             let result_text = format!("{mark} {}", job.result.as_str());
             let _ = writeln!(
                 self.out,
@@ -515,7 +526,7 @@ impl Renderer {
             );
         }
         let (mark, color) = outcome_style(result.result);
-        let style = Style::new().fg_color(Some(color.into())).bold();
+        let style = self.st(Style::new().fg_color(Some(color.into())).bold());
         let _ = writeln!(
             self.out,
             "\n{style}{mark} run {} {}{style:#} in {} · logs: gantry logs {run_number}",

@@ -80,7 +80,12 @@ impl RunWriter {
         std::fs::create_dir_all(&dir)?;
         let data = BufWriter::with_capacity(256 * 1024, File::create(dir.join("log"))?);
         let index = BufWriter::new(File::create(dir.join("log.idx"))?);
-        Ok(RunWriter { dir, data, index, pending: None })
+        Ok(RunWriter {
+            dir,
+            data,
+            index,
+            pending: None,
+        })
     }
 
     pub fn write(&mut self, job: &str, bytes: &[u8]) {
@@ -133,18 +138,27 @@ impl StoredLog {
         let mut jobs: IndexMap<String, Vec<(u64, u64)>> = IndexMap::new();
         let mut offset = 0u64;
         for line in index.lines() {
-            let Some((len, job)) = line.split_once('\t') else { continue };
-            let Ok(len) = len.parse::<u64>() else { continue };
+            let Some((len, job)) = line.split_once('\t') else {
+                continue;
+            };
+            let Ok(len) = len.parse::<u64>() else {
+                continue;
+            };
             jobs.entry(job.to_string()).or_default().push((offset, len));
             offset += len;
         }
-        Ok(StoredLog { jobs, data: run_dir.join("log") })
+        Ok(StoredLog {
+            jobs,
+            data: run_dir.join("log"),
+        })
     }
 
     /// Copies one job's log to `out`.
     pub fn copy_job(&self, job: &str, out: &mut dyn Write) -> std::io::Result<()> {
         use std::io::{Read, Seek, SeekFrom};
-        let Some(ranges) = self.jobs.get(job) else { return Ok(()) };
+        let Some(ranges) = self.jobs.get(job) else {
+            return Ok(());
+        };
         let mut file = File::open(&self.data)?;
         let mut buf = vec![0u8; 64 * 1024];
         for &(offset, len) in ranges {
