@@ -8,7 +8,9 @@ use gantry_plan::{Event, EventKind};
 use serde_json::{Value, json};
 
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    // `--no-optional-locks`: reading facts must not take the user's index lock.
     let out = Command::new("git")
+        .arg("--no-optional-locks")
         .arg("-C")
         .arg(dir)
         .args(args)
@@ -105,6 +107,9 @@ fn unknown_ref(root: &Path, r: &str) -> String {
     )
 }
 
+/// `git log` format of the facts a push payload needs, NUL-separated.
+const LOG_FORMAT: &str = "--format=%H%x00%P%x00%an%x00%ae%x00%cI%x00%B";
+
 /// Builds the event for a local run.
 pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
     // Round 1: everything that depends on nothing else.
@@ -135,6 +140,11 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
     } else if req.tag && req.git_ref.is_none() {
         round1.push(args(&["describe", "--tags", "--exact-match", "HEAD"]));
     }
+    // A push of the current branch needs no second round: read HEAD's facts now.
+    let head_log_first = req.git_ref.is_none() && !req.tag;
+    if head_log_first {
+        round1.push(args(&["log", "-1", LOG_FORMAT, "HEAD"]));
+    }
     let mut r1 = git_all(root, &round1).into_iter();
     let head = r1.next().and_then(Result::ok).filter(|h| !h.is_empty()).ok_or_else(|| {
         "the repository has no commits yet: commit your workflow first (`git add -A && git commit -m init`)".to_string()
@@ -146,7 +156,8 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
         .and_then(Result::ok)
         .is_some_and(|s| !s.is_empty());
     let refs = r1.next().and_then(Result::ok).unwrap_or_default();
-    let extra = r1.next();
+    let extra = if head_log_first { None } else { r1.next() };
+    let early_log = if head_log_first { r1.next() } else { None };
 
     let full_ref = match req.git_ref {
         Some(r) if r.starts_with("refs/") => r.to_string(),
@@ -209,16 +220,14 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
     } else {
         head.clone()
     };
-    let mut round2 = vec![args(&[
-        "log",
-        "-1",
-        "--format=%H%x00%P%x00%an%x00%ae%x00%cI%x00%B",
-        &commit,
-    ])];
     let is_pr = matches!(
         req.kind,
         EventKind::PullRequest | EventKind::PullRequestTarget
     );
+    let mut round2 = Vec::new();
+    if early_log.is_none() {
+        round2.push(args(&["log", "-1", LOG_FORMAT, &commit]));
+    }
     if is_pr {
         round2.push(args(&[
             "rev-parse",
@@ -228,10 +237,11 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
         ]));
     }
     let mut r2 = git_all(root, &round2).into_iter();
-    let log = r2
-        .next()
-        .and_then(Result::ok)
-        .ok_or_else(|| format!("ref `{full_ref}` does not exist in this repository"))?;
+    let log = match early_log {
+        Some(log) => log.ok(),
+        None => r2.next().and_then(Result::ok),
+    }
+    .ok_or_else(|| format!("ref `{full_ref}` does not exist in this repository"))?;
     let mut fields = log.splitn(6, '\0');
     let sha = fields.next().unwrap_or_default().to_string();
     let parents = fields.next().unwrap_or_default().to_string();
