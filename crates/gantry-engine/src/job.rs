@@ -1298,6 +1298,29 @@ impl JobRun {
         Ok(outputs)
     }
 
+    /// What a built-in action may use, for this job.
+    fn builtin_ctx<'a>(
+        &'a self,
+        inputs: &'a IndexMap<String, String>,
+        env: &'a IndexMap<String, String>,
+        log: &'a mut (dyn FnMut(String) + Send),
+        cancel: CancellationToken,
+    ) -> BuiltinCtx<'a> {
+        let config = &self.shared.config;
+        BuiltinCtx {
+            inputs,
+            workspace: &self.dirs.workspace,
+            repo_dir: &config.repo_dir,
+            sha: &config.git.sha,
+            git_ref: &config.event.git_ref,
+            run_dir: &config.run_dir,
+            cache_dir: &config.cache_dir,
+            env,
+            log,
+            cancel,
+        }
+    }
+
     fn builtin_ctx_env(&self, step_env: &IndexMap<String, String>) -> IndexMap<String, String> {
         let files = StepFiles::none();
         self.process_env(step_env, &files, None)
@@ -1316,18 +1339,7 @@ impl JobRun {
         let mut lines: Vec<String> = Vec::new();
         let outcome = {
             let mut log = |line: String| lines.push(line);
-            let mut ctx = BuiltinCtx {
-                inputs: with,
-                workspace: &self.dirs.workspace,
-                repo_dir: &self.shared.config.repo_dir,
-                sha: &self.shared.config.git.sha,
-                git_ref: &self.shared.config.event.git_ref,
-                run_dir: &self.shared.config.run_dir,
-                cache_dir: &self.shared.config.cache_dir,
-                env: &env,
-                log: &mut log,
-                cancel,
-            };
+            let mut ctx = self.builtin_ctx(with, &env, &mut log, cancel);
             builtin::run(uses, &mut ctx).await
         };
         self.log_lines(&lines);
@@ -1620,18 +1632,12 @@ impl JobRun {
                     let mut lines = Vec::new();
                     let result = {
                         let mut log = |line: String| lines.push(line);
-                        let mut ctx = BuiltinCtx {
-                            inputs: &inputs,
-                            workspace: &self.dirs.workspace,
-                            repo_dir: &self.shared.config.repo_dir,
-                            sha: &self.shared.config.git.sha,
-                            git_ref: &self.shared.config.event.git_ref,
-                            run_dir: &self.shared.config.run_dir,
-                            cache_dir: &self.shared.config.cache_dir,
-                            env: &env,
-                            log: &mut log,
-                            cancel: self.shared.hard_cancel.clone(),
-                        };
+                        let mut ctx = self.builtin_ctx(
+                            &inputs,
+                            &env,
+                            &mut log,
+                            self.shared.hard_cancel.clone(),
+                        );
                         builtin::run_post(&action, &mut ctx).await
                     };
                     self.log_lines(&lines);

@@ -462,30 +462,12 @@ pub(crate) fn run_workflow(
                         Err(message) => {
                             let key = format!("{prefix}{}", job.id);
                             let name = display_name(&job.job, &job.id);
-                            shared.emit(RunEvent::JobStarted {
-                                job: key.clone(),
-                                name: name.clone(),
-                            });
-                            shared.emit(RunEvent::Annotation {
-                                job: key.clone(),
-                                annotation: crate::job::error_annotation(format!(
-                                    "job `if`: {message}"
-                                )),
-                            });
-                            shared.emit(RunEvent::JobFinished {
-                                job: key.clone(),
-                                name: name.clone(),
-                                result: Outcome::Failure,
-                                duration: Duration::ZERO,
-                                outputs: IndexMap::new(),
-                            });
-                            record(
+                            fail_unstarted(
                                 &shared,
                                 &workflow,
                                 key,
                                 name,
-                                Outcome::Failure,
-                                Duration::ZERO,
+                                format!("job `if`: {message}"),
                             );
                             states.insert(
                                 job.id.clone(),
@@ -540,6 +522,40 @@ pub(crate) fn worse(a: Outcome, b: Outcome) -> Outcome {
         Outcome::Success | Outcome::Skipped => 1,
     };
     if rank(b) > rank(a) { b } else { a }
+}
+
+/// Reports a job that failed before it could start (a bad `if`, a matrix
+/// that cannot be evaluated): started, the error, finished.
+fn fail_unstarted(
+    shared: &Shared,
+    workflow: &WorkflowPlan,
+    key: JobKey,
+    name: String,
+    message: String,
+) {
+    shared.emit(RunEvent::JobStarted {
+        job: key.clone(),
+        name: name.clone(),
+    });
+    shared.emit(RunEvent::Annotation {
+        job: key.clone(),
+        annotation: crate::job::error_annotation(message),
+    });
+    shared.emit(RunEvent::JobFinished {
+        job: key.clone(),
+        name: name.clone(),
+        result: Outcome::Failure,
+        duration: Duration::ZERO,
+        outputs: IndexMap::new(),
+    });
+    record(
+        shared,
+        workflow,
+        key,
+        name,
+        Outcome::Failure,
+        Duration::ZERO,
+    );
 }
 
 pub(crate) fn record(
@@ -753,29 +769,12 @@ async fn run_job(ctx: JobStartContext, job: JobPlan) -> SchedulerEvent {
         MatrixPlan::Dynamic => match dynamic_matrix(&ctx, &job) {
             Ok(combos) => combos,
             Err(message) => {
-                let key = format!("{}{id}", ctx.prefix);
-                shared.emit(RunEvent::JobStarted {
-                    job: key.clone(),
-                    name: base_name.clone(),
-                });
-                shared.emit(RunEvent::Annotation {
-                    job: key.clone(),
-                    annotation: crate::job::error_annotation(message),
-                });
-                shared.emit(RunEvent::JobFinished {
-                    job: key.clone(),
-                    name: base_name.clone(),
-                    result: Outcome::Failure,
-                    duration: Duration::ZERO,
-                    outputs: IndexMap::new(),
-                });
-                record(
+                fail_unstarted(
                     &shared,
                     &ctx.workflow,
-                    key,
+                    format!("{}{id}", ctx.prefix),
                     base_name,
-                    Outcome::Failure,
-                    Duration::ZERO,
+                    message,
                 );
                 return SchedulerEvent::JobDone {
                     id,
@@ -963,29 +962,12 @@ async fn run_call_matrix(
         MatrixPlan::Dynamic => match dynamic_matrix(&ctx, job) {
             Ok(combos) => combos,
             Err(message) => {
-                let key = format!("{}{id}", ctx.prefix);
-                shared.emit(RunEvent::JobStarted {
-                    job: key.clone(),
-                    name: base_name.clone(),
-                });
-                shared.emit(RunEvent::Annotation {
-                    job: key.clone(),
-                    annotation: crate::job::error_annotation(message),
-                });
-                shared.emit(RunEvent::JobFinished {
-                    job: key.clone(),
-                    name: base_name.clone(),
-                    result: Outcome::Failure,
-                    duration: Duration::ZERO,
-                    outputs: IndexMap::new(),
-                });
-                record(
+                fail_unstarted(
                     &shared,
                     &ctx.workflow,
-                    key,
+                    format!("{}{id}", ctx.prefix),
                     base_name,
-                    Outcome::Failure,
-                    Duration::ZERO,
+                    message,
                 );
                 return SchedulerEvent::JobDone {
                     id,
