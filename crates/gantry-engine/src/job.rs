@@ -959,7 +959,7 @@ impl JobRun {
             Err(e) => return StepEnd::failed(e, self),
         };
         self.run_action(
-            scope, step_no, &uses, resolved, with, step_env, timeout, cancel, depth,
+            scope, &uses, resolved, with, step_env, timeout, cancel, depth,
         )
         .await
     }
@@ -1078,7 +1078,7 @@ impl JobRun {
     /// The runner files a step writes to. They are made once per job and
     /// emptied after each step that wrote to them (creating five files per
     /// step costs more than the rest of the engine's work for that step).
-    fn step_files(&self, _step_no: usize) -> std::io::Result<StepFiles> {
+    fn step_files(&self) -> std::io::Result<StepFiles> {
         let dir = &self.dirs.files;
         let files = StepFiles {
             output: dir.join("output"),
@@ -1124,7 +1124,7 @@ impl JobRun {
         timeout: Option<Duration>,
         cancel: CancellationToken,
     ) -> StepEnd {
-        let files = match self.step_files(step_no) {
+        let files = match self.step_files() {
             Ok(f) => f,
             Err(e) => return StepEnd::failed(format!("cannot create the runner files: {e}"), self),
         };
@@ -1386,7 +1386,6 @@ impl JobRun {
     async fn run_action(
         &mut self,
         scope: &mut Scope,
-        step_no: usize,
         uses: &str,
         resolved: ResolvedAction,
         with: IndexMap<String, String>,
@@ -1538,7 +1537,7 @@ impl JobRun {
                 };
                 if let Some(pre) = pre.as_ref().filter(|_| run_pre) {
                     let end = self
-                        .run_node(step_no, &resolved.dir, pre, &env, timeout, cancel.clone())
+                        .run_node(&resolved.dir, pre, &env, timeout, cancel.clone())
                         .await;
                     state.extend(std::mem::take(&mut self.state));
                     if end.outcome != Outcome::Success {
@@ -1547,7 +1546,6 @@ impl JobRun {
                 }
                 let end = self
                     .run_node(
-                        step_no,
                         &resolved.dir,
                         main,
                         &with_state(&env, &state),
@@ -1579,14 +1577,13 @@ impl JobRun {
 
     async fn run_node(
         &mut self,
-        step_no: usize,
         dir: &Path,
         script: &str,
         step_env: &IndexMap<String, String>,
         timeout: Option<Duration>,
         cancel: CancellationToken,
     ) -> StepEnd {
-        let files = match self.step_files(step_no) {
+        let files = match self.step_files() {
             Ok(f) => f,
             Err(e) => return StepEnd::failed(format!("cannot create the runner files: {e}"), self),
         };
@@ -1691,9 +1688,7 @@ impl JobRun {
                         name: name.clone(),
                     });
                     let cancel = self.shared.hard_cancel.clone();
-                    let end = self
-                        .run_node(step_no, &dir, &script, &env, None, cancel)
-                        .await;
+                    let end = self.run_node(&dir, &script, &env, None, cancel).await;
                     if end.outcome == Outcome::Failure {
                         scope.failed = true;
                     }

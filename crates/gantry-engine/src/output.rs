@@ -284,10 +284,8 @@ impl StepSink {
                 self.deprecated("save-state");
                 self.effects.state.insert(name, value);
             }
-            Command::StopCommands(_) | Command::ResumeCommands(_) => {
-                // GitHub prints these lines.
-                let _ = self;
-            }
+            // GitHub prints these lines; `complete_line` already did.
+            Command::StopCommands(_) | Command::ResumeCommands(_) => {}
             Command::Matcher => {}
             Command::SetEnv { name, value } if self.allow_unsecure => {
                 self.effects.env.insert(name, value);

@@ -184,7 +184,7 @@ impl Validator<'_> {
         }
         self.needs_graph(wf);
         for (_, job) in wf.jobs.values() {
-            self.job(wf, job);
+            self.job(job);
         }
     }
 
@@ -272,7 +272,7 @@ impl Validator<'_> {
         state.insert(id, 2);
     }
 
-    fn job(&mut self, wf: &Workflow, job: &Job) {
+    fn job(&mut self, job: &Job) {
         let id = job.id.value.as_str();
         if let Some(cond) = &job.if_ {
             self.condition(cond, Place::JobIf);
@@ -349,7 +349,7 @@ impl Validator<'_> {
         for step in &job.steps {
             self.step(step);
         }
-        self.references(wf, job, &step_ids);
+        self.references(job, &step_ids);
     }
 
     fn container(&mut self, container: &gantry_syntax::ast::Container, place: Place) {
@@ -397,7 +397,7 @@ impl Validator<'_> {
     }
 
     /// `needs.X` must name a job in `needs`; `steps.X` a step with that id.
-    fn references(&mut self, wf: &Workflow, job: &Job, step_ids: &[&str]) {
+    fn references(&mut self, job: &Job, step_ids: &[&str]) {
         let needs: Vec<&str> = job.needs.iter().map(|n| n.value.as_str()).collect();
         // (value, is a bare condition)
         let mut values: Vec<(&SValue, bool)> = Vec::new();
@@ -421,7 +421,6 @@ impl Validator<'_> {
             })
             .collect();
         values.extend(runs.iter().map(|v| (v, false)));
-        let _ = wf;
         for (value, bare) in values {
             let mut texts = Vec::new();
             collect_strings(&value.value, &mut texts);

@@ -543,7 +543,7 @@ impl Renderer {
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|b| *b == b'\n')
+    memchr::memchr(b'\n', bytes)
 }
 
 fn outcome_style(outcome: Outcome) -> (&'static str, AnsiColor) {
