@@ -20,14 +20,16 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use nix::errno::Errno;
-use nix::sys::prctl::set_pdeathsig;
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::{Pid, getpid, getppid};
+use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio::time::Instant;
 
+use crate::watchdog::Watchdog;
 use crate::{
     BoxFuture, ExecError, ExecLimits, Executor, Exit, JobRuntime, JobSpec, OutputSink, ProcessSpec,
     Stream,
@@ -44,6 +46,7 @@ const READ_BUFFER: usize = 64 * 1024;
 pub struct HostExecutor {
     grace: Duration,
     drain: Duration,
+    watchdog: Option<Arc<Watchdog>>,
 }
 
 impl HostExecutor {
@@ -56,7 +59,17 @@ impl HostExecutor {
         HostExecutor {
             grace: Self::DEFAULT_GRACE,
             drain: Self::DEFAULT_DRAIN,
+            watchdog: None,
         }
+    }
+
+    /// Registers every process group with `watchdog`, so that the steps'
+    /// process trees die with gantry even when it is SIGKILLed. Without one,
+    /// only a gantry that exits normally (or on SIGINT/SIGTERM/SIGHUP, which
+    /// the CLI handles) cleans up.
+    pub fn with_watchdog(mut self, watchdog: Arc<Watchdog>) -> Self {
+        self.watchdog = Some(watchdog);
+        self
     }
 
     /// Time between SIGTERM and SIGKILL on timeout or cancellation.
@@ -104,6 +117,8 @@ impl Executor for HostExecutor {
                 grace: self.grace,
                 drain: self.drain,
                 groups: Mutex::new(Vec::new()),
+                watchdog: self.watchdog.clone(),
+                watched: Mutex::new(Vec::new()),
             });
             Ok(runtime)
         })
@@ -115,6 +130,9 @@ struct HostJob {
     grace: Duration,
     drain: Duration,
     groups: Mutex<Vec<Pid>>,
+    watchdog: Option<Arc<Watchdog>>,
+    /// Every group registered with the watchdog, released at the job's end.
+    watched: Mutex<Vec<Pid>>,
 }
 
 impl JobRuntime for HostJob {
@@ -162,7 +180,8 @@ impl HostJob {
         if limits.cancel.is_cancelled() {
             return Ok(Exit::Cancelled);
         }
-        let mut command = Command::new(&spec.program);
+        let program = resolve_program(&spec);
+        let mut command = Command::new(&*program);
         command
             .args(&spec.args)
             .env_clear()
@@ -173,7 +192,6 @@ impl HostJob {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(false);
-        die_with_parent(&mut command);
         let mut child = command.spawn().map_err(|e| spawn_error(&spec, e))?;
         // The child leads its own group, so its pid is the group id.
         let Some(pgid) = child
@@ -186,6 +204,10 @@ impl HostJob {
                 error: io::Error::other("process already reaped"),
             });
         };
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.watch(pgid);
+            lock(&self.watched).push(pgid);
+        }
         // If this future is dropped mid-way, take the whole tree down with it.
         let mut guard = GroupGuard(Some(pgid));
 
@@ -285,12 +307,19 @@ impl HostJob {
     }
 
     fn kill_groups(&self) {
-        let groups =
-            std::mem::take(&mut *self.groups.lock().unwrap_or_else(PoisonError::into_inner));
-        for pgid in groups {
+        for pgid in std::mem::take(&mut *lock(&self.groups)) {
             signal_group(pgid, Signal::SIGKILL);
         }
+        if let Some(watchdog) = &self.watchdog {
+            for pgid in std::mem::take(&mut *lock(&self.watched)) {
+                watchdog.release(pgid);
+            }
+        }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// SIGKILLs a process group when dropped, unless disarmed (`.0 = None`).
@@ -401,6 +430,46 @@ fn group_has_live_members(pgid: Pid) -> bool {
     })
 }
 
+/// Finds `spec.program` on the `PATH` of the process's own environment, as
+/// `execvp` would, so that the spawn needs no search in the child.
+///
+/// Besides saving the failed `execve`s of a search, a full path is what
+/// lets the standard library start the child with `posix_spawn` (a vfork)
+/// instead of a `fork` of this whole multi-threaded process: it falls back to
+/// `fork` whenever the child's environment sets `PATH` and the program is not
+/// a path. A program not found is returned unchanged, for the spawn to report.
+fn resolve_program(spec: &ProcessSpec) -> std::borrow::Cow<'_, std::path::Path> {
+    use std::os::unix::fs::PermissionsExt;
+    let program = std::path::Path::new(&spec.program);
+    if spec.program.contains('/') || spec.program.is_empty() {
+        return program.into();
+    }
+    let search = spec
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| std::ffi::OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    for dir in std::env::split_paths(&search) {
+        let dir = if dir.as_os_str().is_empty() {
+            spec.cwd.clone()
+        } else if dir.is_relative() {
+            spec.cwd.join(dir)
+        } else {
+            dir
+        };
+        let candidate = dir.join(program);
+        if std::fs::metadata(&candidate)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        {
+            return candidate.into();
+        }
+    }
+    program.into()
+}
+
 fn spawn_error(spec: &ProcessSpec, error: io::Error) -> ExecError {
     let program = spec.program.clone();
     match error.kind() {
@@ -410,30 +479,5 @@ fn spawn_error(spec: &ProcessSpec, error: io::Error) -> ExecError {
         io::ErrorKind::NotFound => ExecError::NotFound { program },
         io::ErrorKind::PermissionDenied => ExecError::PermissionDenied { program },
         _ => ExecError::Spawn { program, error },
-    }
-}
-
-/// Make the child die with SIGKILL when the thread that spawned it exits
-/// (PR_SET_PDEATHSIG), so a SIGKILLed gantry leaves no step shells behind.
-///
-/// The death signal is tied to the spawning *thread*: tokio runtime worker
-/// threads live as long as the runtime, but `exec` must not be driven from a
-/// short-lived thread (for example `block_on` inside `spawn_blocking`).
-#[allow(unsafe_code)]
-fn die_with_parent(command: &mut Command) {
-    let parent = getpid();
-    // SAFETY: the closure runs in the forked child before exec, where only
-    // async-signal-safe operations are allowed. It makes two system calls
-    // (prctl and getppid) and converts a raw errno into an io::Error; none of
-    // that allocates, takes a lock or touches state shared with other threads.
-    unsafe {
-        command.pre_exec(move || {
-            set_pdeathsig(Signal::SIGKILL)?;
-            // The parent may have died before prctl took effect.
-            if getppid() != parent {
-                return Err(io::Error::from(Errno::ESRCH));
-            }
-            Ok(())
-        });
     }
 }

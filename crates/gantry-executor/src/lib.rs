@@ -19,10 +19,12 @@ use tokio_util::sync::CancellationToken;
 #[cfg(any(test, feature = "fake"))]
 mod fake;
 mod host;
+mod watchdog;
 
 #[cfg(any(test, feature = "fake"))]
 pub use fake::{FakeExecutor, FakeLog};
 pub use host::HostExecutor;
+pub use watchdog::Watchdog;
 
 /// A boxed future, so the traits below stay object-safe (`Arc<dyn Executor>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -510,3 +510,45 @@ async fn concurrent_execs_in_concurrent_jobs() {
         task.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn programs_are_found_on_the_processs_own_path_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let executor = executor();
+    let runtime = start(&executor, dir.path()).await;
+    // Two tools of the same name: the first PATH entry wins, a
+    // non-executable file is skipped, and a relative entry is relative to
+    // the process's working directory.
+    for (sub, body, mode) in [
+        ("first", "echo first", 0o755),
+        ("second", "echo second", 0o755),
+        ("plain", "echo not-executable", 0o644),
+    ] {
+        let bin = dir.path().join(sub);
+        std::fs::create_dir_all(&bin).unwrap();
+        let tool = bin.join("gantry-test-tool");
+        std::fs::write(&tool, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap();
+    }
+    let cases = [
+        ("plain:first:second:/usr/bin:/bin", "first\n"),
+        ("second:first:/usr/bin:/bin", "second\n"),
+        (
+            &*format!("{}:/usr/bin:/bin", dir.path().join("second").display()),
+            "second\n",
+        ),
+    ];
+    for (path, expected) in cases {
+        let spec = ProcessSpec {
+            program: "gantry-test-tool".to_owned(),
+            args: Vec::new(),
+            env: vec![("PATH".to_owned(), path.to_owned())],
+            cwd: dir.path().to_path_buf(),
+        };
+        let (result, sink) = run(&*runtime, spec, ExecLimits::default()).await;
+        assert_eq!(result.unwrap(), Exit::Code(0), "PATH={path}");
+        assert_eq!(sink.text(Stream::Stdout), expected, "PATH={path}");
+    }
+    runtime.finish().await.unwrap();
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gantry_engine::{GitInfo, Outcome, RunConfig, RunEvent};
-use gantry_executor::HostExecutor;
+use gantry_executor::{HostExecutor, Watchdog};
 use gantry_plan::{EventKind, Plan, PlanRequest};
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
@@ -158,7 +158,14 @@ fn uses_paths(workflow: &gantry_syntax::ast::Workflow) -> bool {
         .any(|f| f.paths.is_some() || f.paths_ignore.is_some())
 }
 
-pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
+/// `watchdog` was forked by `main` before any thread started (see
+/// [`Watchdog`]): it kills the steps' process trees if gantry dies without
+/// cleaning up, even on SIGKILL.
+pub fn run(
+    dir: &Path,
+    args: RunArgs,
+    watchdog: std::io::Result<Watchdog>,
+) -> Result<ExitCode, UserError> {
     let started = Instant::now();
     let prepared = prepare(dir, &args.event, &args.actions_dirs)?;
     let secrets = crate::secrets::gather(&args.secrets, &args.secret_files)?;
@@ -256,8 +263,17 @@ pub fn run(dir: &Path, args: RunArgs) -> Result<ExitCode, UserError> {
         meta["status"] = json!("running");
         let _ = store.save_meta(&meta);
     }
+    let mut executor = HostExecutor::new();
+    match watchdog {
+        Ok(watchdog) => executor = executor.with_watchdog(Arc::new(watchdog)),
+        Err(e) => renderer.event(RunEvent::Warning {
+            message: format!(
+                "cannot start the process watchdog ({e}); if gantry is killed with SIGKILL, step processes may outlive it"
+            ),
+        }),
+    }
     let config = Arc::new(RunConfig {
-        executor: Arc::new(HostExecutor::new()),
+        executor: Arc::new(executor),
         repo_dir: root.clone(),
         run_dir: run_dir.clone(),
         cache_dir,

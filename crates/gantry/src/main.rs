@@ -131,6 +131,9 @@ impl<T: Into<String>> From<T> for UserError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The run's process watchdog must be forked while this process has a
+    // single thread: now, before git and the async runtime start threads.
+    let watchdog = matches!(cli.command, Command::Run(_)).then(gantry_executor::Watchdog::start);
     // `-C DIR` works like git's: relative paths (workflow files,
     // `--secret-file`, `--actions-dir`) are then relative to DIR.
     if let Some(d) = &cli.dir
@@ -146,7 +149,11 @@ fn main() -> ExitCode {
         Err(e) => return fail(UserError(format!("cannot read the current directory: {e}"))),
     };
     let result = match cli.command {
-        Command::Run(args) => cmd_run::run(&dir, args),
+        Command::Run(args) => cmd_run::run(
+            &dir,
+            args,
+            watchdog.unwrap_or_else(gantry_executor::Watchdog::start),
+        ),
         Command::Plan(args) => cmd_plan::run(&dir, args),
         Command::Validate(args) => cmd_validate::run(&dir, args),
         Command::Logs(args) => cmd_logs::run(args),

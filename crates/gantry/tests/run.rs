@@ -1437,8 +1437,12 @@ impl Background {
 
     /// Sends SIGINT, as Ctrl-C does.
     fn interrupt(&self) {
+        self.signal("-INT");
+    }
+
+    fn signal(&self, signal: &str) {
         let status = std::process::Command::new("kill")
-            .arg("-INT")
+            .arg(signal)
             .arg(self.child.id().to_string())
             .status()
             .expect("run kill");
@@ -1558,6 +1562,37 @@ jobs:
     // The text summary says cancelled too.
     let text = repo.gantry(&["logs", "--list"]);
     text.code(0).has("cancelled");
+}
+
+#[test]
+fn a_sigkilled_gantry_leaves_no_step_process_behind() {
+    let mark = marker("sigkill");
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  work:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          (exec -a sleep-MARK-grandchild sleep 1000) &
+          echo started
+          exec -a sleep-MARK-child sleep 1000
+"#
+        .replace("MARK", &mark),
+    );
+    let run = Background::start(&repo, &[]);
+    run.wait_for("started", Duration::from_secs(20));
+    wait_alive(&[&format!("{mark}-grandchild"), &format!("{mark}-child")]);
+    // SIGKILL can't be handled: the watchdog process must do the cleanup.
+    run.signal("-KILL");
+    let (code, _, _) = run.finish(Duration::from_secs(5));
+    assert_eq!(code, -1, "killed by a signal");
+    assert!(
+        processes_gone(&mark, Duration::from_secs(3)),
+        "a step process outlived a SIGKILLed gantry"
+    );
 }
 
 #[test]

@@ -1,0 +1,170 @@
+//! The watchdog: a small child process that kills the process groups of
+//! running steps when gantry itself dies, however it dies (even `kill -9`).
+//!
+//! Gantry tells the watchdog, over a pipe, which process groups it started
+//! (`watch`) and which it has dealt with (`release`). The watchdog holds the
+//! only read end; gantry holds the only write end (close-on-exec, so no step
+//! inherits it). When gantry exits for any reason the kernel closes the write
+//! end, the watchdog reads end-of-file, SIGKILLs every group still watched —
+//! background processes and grandchildren included, unlike `PR_SET_PDEATHSIG`,
+//! which only reaches the direct child — and exits.
+//!
+//! Using a watchdog instead of `PR_SET_PDEATHSIG` also keeps spawning cheap:
+//! a `pre_exec` hook forces the standard library to `fork` the whole
+//! multi-threaded process for every step, while without one it uses
+//! `posix_spawn` (a vfork), which copies no page tables and leaves the
+//! parent's memory without copy-on-write faults.
+//!
+//! The watchdog is forked once, at start-up, while the process still has a
+//! single thread: [`Watchdog::start`] refuses otherwise.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::{Mutex, PoisonError};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SigHandler, Signal, killpg, signal};
+use nix::unistd::{ForkResult, Pid, fork, pipe2};
+
+/// One message: an opcode byte and a process group id (little endian).
+const MESSAGE: usize = 5;
+const WATCH: u8 = b'+';
+const RELEASE: u8 = b'-';
+
+/// The parent's handle on the watchdog process.
+#[derive(Debug)]
+pub struct Watchdog {
+    pipe: Mutex<File>,
+    pid: Pid,
+}
+
+impl Watchdog {
+    /// Forks the watchdog. Call it before any thread is started (before the
+    /// async runtime): forking a multi-threaded process is not safe, and this
+    /// returns an error instead.
+    #[allow(unsafe_code)]
+    pub fn start() -> io::Result<Watchdog> {
+        let threads = std::fs::read_dir("/proc/self/task")?.count();
+        if threads != 1 {
+            return Err(io::Error::other(format!(
+                "the watchdog must be started while the process has one thread, not {threads}"
+            )));
+        }
+        let (read, write) = pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+        // SAFETY: the process has exactly one thread (checked above), so the
+        // child is an exact copy with no lock held by a vanished thread; it
+        // may allocate and use the standard library freely.
+        match unsafe { fork() }.map_err(io::Error::from)? {
+            ForkResult::Child => {
+                drop(write);
+                watch_loop(read)
+            }
+            ForkResult::Parent { child } => {
+                drop(read);
+                Ok(Watchdog {
+                    pipe: Mutex::new(File::from(write)),
+                    pid: child,
+                })
+            }
+        }
+    }
+
+    /// The watchdog's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid.as_raw().unsigned_abs()
+    }
+
+    /// From now on, kill this process group if gantry dies.
+    pub(crate) fn watch(&self, pgid: Pid) {
+        self.send(WATCH, pgid);
+    }
+
+    /// The group has been dealt with (it is gone or was killed): forget it,
+    /// so that a later group reusing the id is never touched.
+    pub(crate) fn release(&self, pgid: Pid) {
+        self.send(RELEASE, pgid);
+    }
+
+    fn send(&self, op: u8, pgid: Pid) {
+        let mut message = [0u8; MESSAGE];
+        message[0] = op;
+        message[1..].copy_from_slice(&pgid.as_raw().to_le_bytes());
+        // One write of 5 bytes (< PIPE_BUF) is atomic. A watchdog that died
+        // cannot be helped here; the run goes on without it.
+        let _ = self
+            .pipe
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .write_all(&message);
+    }
+}
+
+/// The watchdog process: collect groups until end-of-file, kill the rest, exit.
+fn watch_loop(read: OwnedFd) -> ! {
+    // Ctrl-C and friends go to gantry's whole process group, this process
+    // included; only the end of gantry ends the watchdog.
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGHUP,
+        Signal::SIGTERM,
+    ] {
+        // SAFETY: SIG_IGN installs no handler code.
+        #[allow(unsafe_code)]
+        let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+    }
+    // Hold no terminal or pipe of gantry's callers open.
+    if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+    // Nor any other file gantry had open: only the pipe is kept.
+    let keep = std::os::fd::AsRawFd::as_raw_fd(&read);
+    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in open.into_iter().filter(|&fd| fd > 2 && fd != keep) {
+        // SAFETY: this single-threaded child owns every descriptor it
+        // inherited and uses none of them again (the directory handle used
+        // for listing is already closed, and closing it twice is harmless).
+        #[allow(unsafe_code)]
+        let _ = nix::unistd::close(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+    let mut pipe = File::from(read);
+    let mut watched: Vec<i32> = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                pending.extend_from_slice(&buf[..n]);
+                let whole = pending.len() / MESSAGE * MESSAGE;
+                for message in pending[..whole].chunks_exact(MESSAGE) {
+                    let mut id = [0u8; 4];
+                    id.copy_from_slice(&message[1..]);
+                    let pgid = i32::from_le_bytes(id);
+                    match message[0] {
+                        WATCH => watched.push(pgid),
+                        RELEASE => watched.retain(|&g| g != pgid),
+                        _ => {}
+                    }
+                }
+                pending.drain(..whole);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    for pgid in watched {
+        if pgid > 1 {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+    }
+    std::process::exit(0)
+}
