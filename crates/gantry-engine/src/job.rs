@@ -216,33 +216,38 @@ pub(crate) async fn run_instance(
         workspace: root.join("work").join(&repo_name),
     };
 
-    if slot.reused {
-        // The runner files are kept (emptied) rather than made anew.
-        if let Ok(entries) = std::fs::read_dir(&dirs.files) {
-            for entry in entries.flatten() {
-                if entry.metadata().is_ok_and(|m| m.len() > 0) {
-                    let _ = std::fs::write(entry.path(), b"");
-                }
-            }
-        }
-        for dir in [&dirs.workspace, &dirs.temp] {
-            if let Err(e) = empty_dir(dir) {
-                return finish_early(
-                    ctx,
-                    inst,
-                    started,
-                    format!("cannot empty `{}`: {e}", dir.display()),
-                );
-            }
-        }
-    }
     for dir in [&dirs.workspace, &dirs.temp, &dirs.files] {
-        if let Err(e) = std::fs::create_dir_all(dir) {
+        // A reused directory is emptied (the runner-files directory is not:
+        // its files are truncated or overwritten below); a new one is made.
+        let existed = if slot.reused && dir != &dirs.files {
+            empty_dir(dir)
+        } else {
+            Ok(slot.reused)
+        };
+        let made = match existed {
+            Ok(true) => Ok(()),
+            Ok(false) => std::fs::create_dir_all(dir),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = made {
             return finish_early(
                 ctx,
                 inst,
                 started,
-                format!("cannot create `{}`: {e}", dir.display()),
+                format!("cannot prepare `{}`: {e}", dir.display()),
+            );
+        }
+    }
+    // Empty runner files, made or truncated once per job; each step's are
+    // emptied after it (see `apply_files`).
+    let files = StepFiles::in_dir(&dirs.files);
+    for f in files.all() {
+        if let Err(e) = std::fs::File::create(f) {
+            return finish_early(
+                ctx,
+                inst,
+                started,
+                format!("cannot create the runner file `{}`: {e}", f.display()),
             );
         }
     }
@@ -481,11 +486,27 @@ struct JobDirs {
     files: PathBuf,
 }
 
-/// Removes everything inside `dir` (which may not exist).
-fn empty_dir(dir: &Path) -> std::io::Result<()> {
+/// A runner file's content ("" when missing or unreadable). Most are empty:
+/// one `read` answers that, without the `stat` that `fs::read` makes first.
+fn read_runner_file(path: &Path) -> String {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let mut first = [0u8; 512];
+    let mut content = match file.read(&mut first) {
+        Ok(0) | Err(_) => return String::new(),
+        Ok(n) => first[..n].to_vec(),
+    };
+    let _ = file.read_to_end(&mut content);
+    String::from_utf8_lossy(&content).into_owned()
+}
+
+/// Removes everything inside `dir`; says whether `dir` exists.
+fn empty_dir(dir: &Path) -> std::io::Result<bool> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
     for entry in entries {
@@ -496,7 +517,7 @@ fn empty_dir(dir: &Path) -> std::io::Result<()> {
             std::fs::remove_file(entry.path())?;
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The steps context and status of one level of steps: the job's own, or a
@@ -1075,41 +1096,37 @@ impl JobRun {
         env.into_iter().collect()
     }
 
-    /// The runner files a step writes to. They are made once per job and
-    /// emptied after each step that wrote to them (creating five files per
-    /// step costs more than the rest of the engine's work for that step).
-    fn step_files(&self) -> std::io::Result<StepFiles> {
-        let dir = &self.dirs.files;
-        let files = StepFiles {
-            output: dir.join("output"),
-            env: dir.join("env"),
-            path: dir.join("path"),
-            summary: dir.join("summary.md"),
-            state: dir.join("state"),
-        };
-        for f in [
-            &files.output,
-            &files.env,
-            &files.path,
-            &files.summary,
-            &files.state,
-        ] {
-            if !f.exists() {
-                std::fs::write(f, b"")?;
-            }
-        }
-        Ok(files)
+    /// The runner files a step writes to. They are made once per job (see
+    /// `run_instance`) and emptied after each step that wrote to them:
+    /// creating five files per step costs more than the rest of the engine's
+    /// work for that step. A step that deletes one does no harm: writing
+    /// recreates it, and a missing file reads as empty.
+    fn step_files(&self) -> StepFiles {
+        StepFiles::in_dir(&self.dirs.files)
     }
 
+    /// Whether `program` is on the process's `PATH`. Found programs are
+    /// remembered for the run (keyed by PATH); a missing one is looked for
+    /// again each time, as an earlier step may install it.
     fn which(&self, program: &str, env: &[(String, String)]) -> bool {
         let path = env
             .iter()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_str())
             .unwrap_or("");
-        path.split(':')
+        let key = (program.to_owned(), path.to_owned());
+        let found = |cache: &std::collections::HashSet<(String, String)>| cache.contains(&key);
+        if self.shared.found_programs.lock().is_ok_and(|c| found(&c)) {
+            return true;
+        }
+        let here = path
+            .split(':')
             .filter(|d| !d.is_empty())
-            .any(|d| Path::new(d).join(program).is_file())
+            .any(|d| Path::new(d).join(program).is_file());
+        if here && let Ok(mut cache) = self.shared.found_programs.lock() {
+            cache.insert(key);
+        }
+        here
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1124,10 +1141,7 @@ impl JobRun {
         timeout: Option<Duration>,
         cancel: CancellationToken,
     ) -> StepEnd {
-        let files = match self.step_files() {
-            Ok(f) => f,
-            Err(e) => return StepEnd::failed(format!("cannot create the runner files: {e}"), self),
-        };
+        let files = self.step_files();
         // Scripts live beside the runner files, which outlive a job when its
         // directory is reused: rewriting a file is cheaper than making one.
         let script_path = self
@@ -1149,15 +1163,8 @@ impl JobRun {
             Some(d) if !d.is_empty() => self.dirs.workspace.join(d),
             _ => self.dirs.workspace.clone(),
         };
-        if !cwd.is_dir() {
-            return StepEnd::failed(
-                format!(
-                    "working directory `{}` does not exist: create it in an earlier step or fix `working-directory`",
-                    cwd.display()
-                ),
-                self,
-            );
-        }
+        // A missing directory is reported by the executor, which knows
+        // where the process runs (the host or a container).
         let spec = ProcessSpec {
             program: command.program,
             args: command.args,
@@ -1248,7 +1255,7 @@ impl JobRun {
     fn apply_files(&mut self, files: &StepFiles) -> Result<IndexMap<String, String>, String> {
         // Read each file and empty it for the next step.
         let read = |p: &Path| {
-            let content = std::fs::read_to_string(p).unwrap_or_default();
+            let content = read_runner_file(p);
             if !content.is_empty() {
                 let _ = std::fs::write(p, b"");
             }
@@ -1583,10 +1590,7 @@ impl JobRun {
         timeout: Option<Duration>,
         cancel: CancellationToken,
     ) -> StepEnd {
-        let files = match self.step_files() {
-            Ok(f) => f,
-            Err(e) => return StepEnd::failed(format!("cannot create the runner files: {e}"), self),
-        };
+        let files = self.step_files();
         let env = self.process_env(step_env, &files, Some(dir));
         if !self.which("node", &env) {
             return StepEnd::failed(
@@ -1741,6 +1745,26 @@ struct StepFiles {
 }
 
 impl StepFiles {
+    fn in_dir(dir: &Path) -> StepFiles {
+        StepFiles {
+            output: dir.join("output"),
+            env: dir.join("env"),
+            path: dir.join("path"),
+            summary: dir.join("summary.md"),
+            state: dir.join("state"),
+        }
+    }
+
+    fn all(&self) -> [&PathBuf; 5] {
+        [
+            &self.output,
+            &self.env,
+            &self.path,
+            &self.summary,
+            &self.state,
+        ]
+    }
+
     fn none() -> StepFiles {
         StepFiles {
             output: PathBuf::new(),

@@ -106,6 +106,9 @@ pub(crate) struct Shared {
     /// Job directories free for reuse, and the number made so far.
     pub dir_slots: std::sync::Mutex<(Vec<usize>, usize)>,
     pub summaries: std::sync::Mutex<Vec<JobSummary>>,
+    /// (program, PATH) pairs known to resolve, so that choosing a shell
+    /// does not search PATH for every step.
+    pub found_programs: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 /// A job directory lent to one job; it goes back to the pool on drop.
@@ -207,6 +210,7 @@ pub async fn run(
         job_seq: AtomicUsize::new(0),
         dir_slots: std::sync::Mutex::new((Vec::new(), 0)),
         summaries: std::sync::Mutex::new(Vec::new()),
+        found_programs: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
 
     let mut set = JoinSet::new();
