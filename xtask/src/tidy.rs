@@ -123,6 +123,7 @@ mod tests {
             ("gantry-expr", &[][..]),
             ("gantry-plan", &["gantry-syntax", "gantry-expr"][..]),
             ("gantry-executor", &[][..]),
+            ("gantry-docker", &["gantry-executor"][..]),
             (
                 "gantry-engine",
                 &[
@@ -140,6 +141,7 @@ mod tests {
                     "gantry-plan",
                     "gantry-executor",
                     "gantry-engine",
+                    "gantry-docker",
                 ][..],
             ),
             ("xtask", &[][..]),

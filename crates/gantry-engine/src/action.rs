@@ -52,11 +52,6 @@ pub fn resolve(
     _current_action: Option<&Path>,
     actions_dirs: &[PathBuf],
 ) -> Result<ResolvedAction, String> {
-    if let Some(image) = uses.strip_prefix("docker://") {
-        return Err(format!(
-            "`uses: docker://{image}` runs a container, which needs the Docker executor; this build runs steps on the host only"
-        ));
-    }
     let candidates: Vec<PathBuf> = if let Some(local) = uses.strip_prefix("./") {
         vec![workspace.join(local), repo_dir.join(local)]
     } else {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gantry_executor::{ExecLimits, Exit, JobRuntime, JobSpec, ProcessSpec};
+use gantry_executor::{
+    ContainerSpec, Credentials, ExecLimits, Exit, JobContainers, JobRuntime, JobSpec, ProcessSpec,
+};
 use gantry_expr::Status;
 use gantry_plan::{JobPlan, WorkflowPlan};
 use gantry_syntax::ast::{SMap, SValue, Step};
@@ -99,6 +101,117 @@ pub fn host_label(label: &str) -> bool {
         )
 }
 
+/// What a step starts: a process in the job, or a container of its own.
+enum Launch {
+    Process(ProcessSpec),
+    Container(gantry_executor::StepContainer),
+}
+
+/// Splits `with: args` into words as GitHub does (spaces, with double or
+/// single quotes grouping).
+fn split_args(text: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut has = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                has = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if has || !current.is_empty() {
+                    args.push(std::mem::take(&mut current));
+                    has = false;
+                }
+            }
+            (None, c) => current.push(c),
+        }
+    }
+    if has || !current.is_empty() {
+        args.push(current);
+    }
+    args
+}
+
+/// The `job` context: status, and the job's containers as GitHub shows them.
+fn job_context(status: &str, containers: &JobContainers) -> Value {
+    let container = match &containers.container {
+        Some((id, network)) => json!({"id": id, "network": network}),
+        None => json!({}),
+    };
+    let services: serde_json::Map<String, Value> = containers
+        .services
+        .iter()
+        .map(|s| {
+            let ports: serde_json::Map<String, Value> = s
+                .ports
+                .iter()
+                .map(|(c, h)| (c.clone(), Value::String(h.clone())))
+                .collect();
+            (
+                s.name.clone(),
+                json!({"id": s.id, "network": s.network, "ports": ports}),
+            )
+        })
+        .collect();
+    json!({"status": status, "container": container, "services": services})
+}
+
+/// Evaluates a `container:` or a service.
+fn container_spec(c: &gantry_syntax::ast::Container, eval: &Eval) -> Result<ContainerSpec, String> {
+    let text = |v: &gantry_syntax::ast::SValue, what: &str| {
+        gantry_plan::template::evaluate_value(&v.value, eval)
+            .map(|value| gantry_expr::to_string(&value))
+            .map_err(|e| format!("`{what}`: {}", e.message))
+    };
+    let image = text(&c.image, "image")?;
+    if image.trim().is_empty() {
+        return Err("has an empty `image`: name the image to run".into());
+    }
+    let mut env = Vec::new();
+    for (k, (_, v)) in &c.env {
+        env.push((k.clone(), text(v, &format!("env.{k}"))?));
+    }
+    let ports = c
+        .ports
+        .iter()
+        .map(|p| text(p, "ports"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let volumes = c
+        .volumes
+        .iter()
+        .map(|v| text(v, "volumes"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = match &c.options {
+        Some(o) => text(o, "options")?,
+        None => String::new(),
+    };
+    let credentials = match &c.credentials {
+        Some(v) => {
+            let value = gantry_plan::template::evaluate_value(&v.value, eval)
+                .map_err(|e| format!("`credentials`: {}", e.message))?;
+            let field = |k: &str| value.get(k).map(gantry_expr::to_string).unwrap_or_default();
+            Some(Credentials {
+                username: field("username"),
+                password: field("password"),
+            })
+        }
+        None => None,
+    };
+    Ok(ContainerSpec {
+        image: image.trim().to_string(),
+        env,
+        ports,
+        volumes,
+        options,
+        credentials,
+    })
+}
+
 fn labels(value: &Value) -> Vec<String> {
     match value {
         Value::String(s) => vec![s.clone()],
@@ -125,24 +238,32 @@ pub(crate) async fn run_instance(
     let ast = &job.job;
 
     // Where does it run?
+    let mut label_image = None;
     if let Some(runs_on) = &ast.runs_on {
         match gantry_plan::template::evaluate_value(&runs_on.value, &eval) {
             Ok(value) => {
                 let labels = labels(&value);
-                if let Some(label) = labels.iter().find(|l| !host_label(l)) {
-                    let reason = format!(
-                        "no runner for `runs-on: {label}` on this machine (Gantry runs Linux jobs on the host; use `ubuntu-latest`, `linux` or `self-hosted`)"
-                    );
-                    shared.emit(RunEvent::JobSkipped {
-                        job: inst.key.clone(),
-                        name: inst.name.clone(),
-                        reason,
-                    });
-                    return JobReport {
-                        result: Outcome::Skipped,
-                        outputs: IndexMap::new(),
-                        continue_on_error: false,
-                    };
+                for label in &labels {
+                    match shared.config.runners.get(label) {
+                        Some(crate::run::Runner::Image(image)) => label_image = Some(image.clone()),
+                        Some(crate::run::Runner::Host) => {}
+                        None if host_label(label) => {}
+                        None => {
+                            let reason = format!(
+                                "no runner for `runs-on: {label}` on this machine: Linux labels (`ubuntu-latest`, `linux`, `self-hosted`) run on the host; map others in `.gantry/runners.yml` (`{label}: host` or `{label}: IMAGE`)"
+                            );
+                            shared.emit(RunEvent::JobSkipped {
+                                job: inst.key.clone(),
+                                name: inst.name.clone(),
+                                reason,
+                            });
+                            return JobReport {
+                                result: Outcome::Skipped,
+                                outputs: IndexMap::new(),
+                                continue_on_error: false,
+                            };
+                        }
+                    }
                 }
             }
             Err(e) => return fail_early(ctx, inst, format!("`runs-on`: {}", e.message)),
@@ -152,21 +273,25 @@ pub(crate) async fn run_instance(
         job: inst.key.clone(),
         name: inst.name.clone(),
     });
-    if ast.container.is_some() || !ast.services.is_empty() {
-        let what = if ast.container.is_some() {
-            "`container:`"
-        } else {
-            "`services:`"
-        };
-        return finish_early(
-            ctx,
-            inst,
-            started,
-            format!(
-                "job `{}` uses {what}, which needs the Docker executor; this build runs jobs on the host only",
-                job.id
-            ),
-        );
+    // `container:` and `services:`, evaluated (secrets may give credentials).
+    let container = match &ast.container {
+        Some(c) => match container_spec(c, &eval) {
+            Ok(spec) => Some(spec),
+            Err(e) => return finish_early(ctx, inst, started, format!("`container` {e}")),
+        },
+        None => label_image.map(|image| ContainerSpec {
+            image,
+            ..Default::default()
+        }),
+    };
+    let mut services = Vec::new();
+    for (name, (_, service)) in &ast.services {
+        match container_spec(service, &eval) {
+            Ok(spec) => services.push((name.clone(), spec)),
+            Err(e) => {
+                return finish_early(ctx, inst, started, format!("`services.{name}` {e}"));
+            }
+        }
     }
     let continue_on_error = match &ast.continue_on_error {
         Some(v) => match eval_bool(&v.value, &eval) {
@@ -290,11 +415,19 @@ pub(crate) async fn run_instance(
     }
     contexts.runner = Arc::new(runner);
 
+    let mut mounts = vec![slot.root.clone(), dirs.files.clone()];
+    mounts.extend(shared.config.actions_dirs.iter().cloned());
+    let repo_actions = shared.config.repo_dir.join(".gantry").join("actions");
+    if repo_actions.is_dir() {
+        mounts.push(repo_actions);
+    }
     let spec = JobSpec {
         job_name: inst.key.clone(),
+        run_id: shared.config.run_id.clone(),
         workspace: dirs.workspace.clone(),
-        image: None,
-        env: Vec::new(),
+        container,
+        services,
+        mounts,
     };
     let runtime = match shared.config.executor.start_job(&spec).await {
         Ok(runtime) => runtime,
@@ -316,6 +449,7 @@ pub(crate) async fn run_instance(
         })
     };
 
+    contexts.job = job_context("success", &runtime.containers());
     let mut run = JobRun {
         shared: shared.clone(),
         key: inst.key.clone(),
@@ -369,7 +503,15 @@ pub(crate) async fn run_instance(
             result = Outcome::Cancelled;
         }
     }
-    run.contexts.job = json!({"status": result.as_str(), "container": {}, "services": {}});
+    run.contexts.job = job_context(result.as_str(), &run.runtime.containers());
+    if result == Outcome::Failure {
+        // A failed job shows what its services said.
+        for (name, log) in run.runtime.service_logs().await {
+            let mut lines = vec![format!("--- log of service `{name}` (last lines) ---")];
+            lines.extend(log.lines().map(str::to_string));
+            run.log_lines(&lines);
+        }
+    }
     run.contexts.steps = Value::Object(scope.steps.clone());
     run.contexts.env = crate::context::object(run.env_context(&Scope::default()).iter());
 
@@ -963,6 +1105,27 @@ impl JobRun {
         if builtin::is_builtin(&uses) {
             return self.run_builtin(&uses, &with, step_env, cancel).await;
         }
+        if let Some(image) = uses.strip_prefix("docker://") {
+            // `with: entrypoint` and `with: args` as GitHub reads them.
+            let entrypoint = with.get("entrypoint").filter(|e| !e.is_empty()).cloned();
+            let args = with.get("args").map(|a| split_args(a)).unwrap_or_default();
+            let inputs: Vec<(String, String)> = with
+                .iter()
+                .filter(|(k, _)| k.as_str() != "entrypoint" && k.as_str() != "args")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            return self
+                .run_step_container(
+                    gantry_executor::ImageSource::Image(image.to_string()),
+                    entrypoint,
+                    args,
+                    &inputs,
+                    step_env,
+                    timeout,
+                    cancel,
+                )
+                .await;
+        }
         if depth >= MAX_ACTION_DEPTH {
             return StepEnd::failed(
                 format!("actions nest deeper than {MAX_ACTION_DEPTH} levels at `{uses}`"),
@@ -992,6 +1155,18 @@ impl JobRun {
         files: &StepFiles,
         action_path: Option<&Path>,
     ) -> Vec<(String, String)> {
+        let host = !self.runtime.in_container();
+        self.process_env_with(step_env, files, action_path, host)
+    }
+
+    /// [`Self::process_env`], starting from the host's environment or not.
+    fn process_env_with(
+        &self,
+        step_env: &IndexMap<String, String>,
+        files: &StepFiles,
+        action_path: Option<&Path>,
+        host: bool,
+    ) -> Vec<(String, String)> {
         let config = &self.shared.config;
         let github = &self.contexts.github;
         let g = |k: &str| {
@@ -1000,7 +1175,13 @@ impl JobRun {
                 .map(gantry_expr::to_string)
                 .unwrap_or_default()
         };
-        let mut env: IndexMap<String, String> = config.host_env.iter().cloned().collect();
+        // A container has its own environment (PATH, HOME): the host's
+        // would only mislead its programs.
+        let mut env: IndexMap<String, String> = if host {
+            config.host_env.iter().cloned().collect()
+        } else {
+            IndexMap::new()
+        };
         let fixed: [(&str, String); 36] = [
             ("CI", "true".into()),
             ("GITHUB_ACTIONS", "true".into()),
@@ -1155,7 +1336,29 @@ impl JobRun {
             );
         }
         let env = self.process_env(step_env, &files, scope.action_path.as_deref());
-        let command = match crate::shell::command(shell, &script_path, &|p| self.which(p, &env)) {
+        // In a container, ask it which shells it has (bash or sh, python or python3).
+        let mut found = std::collections::HashSet::new();
+        if self.runtime.in_container() {
+            let candidates: &[&str] = match shell.map(str::trim) {
+                None | Some("") => &["bash"],
+                Some("python") => &["python"],
+                Some("pwsh") => &["pwsh"],
+                _ => &[],
+            };
+            for program in candidates {
+                if self.runtime.has_program(program, &env).await {
+                    found.insert(*program);
+                }
+            }
+        }
+        let have = |p: &str| {
+            if self.runtime.in_container() {
+                found.contains(p)
+            } else {
+                self.which(p, &env)
+            }
+        };
+        let command = match crate::shell::command(shell, &script_path, &have) {
             Ok(c) => c,
             Err(e) => return StepEnd::failed(e, self),
         };
@@ -1182,8 +1385,24 @@ impl JobRun {
         timeout: Option<Duration>,
         cancel: CancellationToken,
     ) -> StepEnd {
+        self.launch(Launch::Process(spec), files, timeout, cancel)
+            .await
+    }
+
+    /// Runs a process or a step container and applies its runner files.
+    async fn launch(
+        &mut self,
+        launch: Launch,
+        files: &StepFiles,
+        timeout: Option<Duration>,
+        cancel: CancellationToken,
+    ) -> StepEnd {
+        let spec_env = match &launch {
+            Launch::Process(spec) => &spec.env,
+            Launch::Container(spec) => &spec.env,
+        };
         let env_true = |name: &str| {
-            spec.env
+            spec_env
                 .iter()
                 .any(|(k, v)| k == name && v.trim().eq_ignore_ascii_case("true"))
         };
@@ -1195,11 +1414,25 @@ impl JobRun {
         )
         .allow_unsecure_commands(env_true(crate::commands::ALLOW_UNSECURE_COMMANDS))
         .allow_unsecure_stop_commands(env_true(crate::commands::ALLOW_UNSECURE_STOP_COMMANDS));
-        let program = spec.program.clone();
-        let exit = self
-            .runtime
-            .exec(spec, &mut sink, ExecLimits { timeout, cancel })
-            .await;
+        let limits = ExecLimits { timeout, cancel };
+        let (program, exit) = match launch {
+            Launch::Process(spec) => {
+                let program = spec.program.clone();
+                (program, self.runtime.exec(spec, &mut sink, limits).await)
+            }
+            Launch::Container(spec) => {
+                let program = match &spec.image {
+                    gantry_executor::ImageSource::Image(image) => image.clone(),
+                    gantry_executor::ImageSource::Dockerfile { dockerfile, .. } => {
+                        dockerfile.display().to_string()
+                    }
+                };
+                (
+                    program,
+                    self.runtime.run_container(spec, &mut sink, limits).await,
+                )
+            }
+        };
         sink.finish();
         self.masker = sink.masker().clone();
         let effects = std::mem::take(&mut sink.effects);
@@ -1371,6 +1604,39 @@ impl JobRun {
             Some(Err(message)) => StepEnd::failed(format!("{uses}: {message}"), self),
             None => StepEnd::failed(format!("`{uses}` is not a built-in action"), self),
         }
+    }
+
+    /// Runs a step in a one-off container (`docker://`, Docker actions):
+    /// inputs as `INPUT_*`, the runner variables, the step's env; never the
+    /// host's environment.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_step_container(
+        &mut self,
+        image: gantry_executor::ImageSource,
+        entrypoint: Option<String>,
+        args: Vec<String>,
+        inputs: &[(String, String)],
+        step_env: &IndexMap<String, String>,
+        timeout: Option<Duration>,
+        cancel: CancellationToken,
+    ) -> StepEnd {
+        let files = self.step_files();
+        let mut env = self.process_env_with(step_env, &files, None, false);
+        for (name, value) in inputs {
+            env.push((
+                format!("INPUT_{}", name.replace(' ', "_").to_ascii_uppercase()),
+                value.clone(),
+            ));
+        }
+        let spec = gantry_executor::StepContainer {
+            image,
+            entrypoint,
+            args,
+            env,
+            workdir: self.dirs.workspace.clone(),
+        };
+        self.launch(Launch::Container(spec), &files, timeout, cancel)
+            .await
     }
 
     fn log_lines(&self, lines: &[String]) {
@@ -1573,12 +1839,57 @@ impl JobRun {
                 }
                 end
             }
-            ActionKind::Docker => StepEnd::failed(
-                format!(
-                    "{uses} is a Docker container action, which needs the Docker executor; this build runs actions on the host only"
-                ),
-                self,
-            ),
+            ActionKind::Docker => {
+                let gantry_syntax::ast::ActionRuns::Docker {
+                    image,
+                    args,
+                    entrypoint,
+                    env: action_env,
+                } = &action.runs
+                else {
+                    return StepEnd::failed(format!("{uses}: not a Docker action"), self);
+                };
+                // `args` and `env` may use the `inputs` context.
+                let mut contexts = self.scoped_contexts(scope, &self.env_context(scope));
+                contexts.inputs = Arc::new(Value::Object(inputs.clone()));
+                let eval = Eval {
+                    contexts: &contexts,
+                    status: Status::Success,
+                    workspace: Some(&self.dirs.workspace),
+                };
+                let mut evaluated_args = Vec::new();
+                for arg in args {
+                    match eval_string(&arg.value, &eval) {
+                        Ok(a) => evaluated_args.push(a),
+                        Err(e) => return StepEnd::failed(format!("{uses}: `args`: {e}"), self),
+                    }
+                }
+                let mut env = step_env.clone();
+                if let Err(e) = eval_map(action_env, &eval, &mut env) {
+                    return StepEnd::failed(format!("{uses}: `env` {e}"), self);
+                }
+                let source = match image.value.strip_prefix("docker://") {
+                    Some(name) => gantry_executor::ImageSource::Image(name.to_string()),
+                    None => gantry_executor::ImageSource::Dockerfile {
+                        context: resolved.dir.clone(),
+                        dockerfile: resolved.dir.join(&image.value),
+                    },
+                };
+                let input_values: Vec<(String, String)> = inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), gantry_expr::to_string(v)))
+                    .collect();
+                self.run_step_container(
+                    source,
+                    entrypoint.as_ref().map(|e| e.value.clone()),
+                    evaluated_args,
+                    &input_values,
+                    &env,
+                    timeout,
+                    cancel,
+                )
+                .await
+            }
         }
     }
 

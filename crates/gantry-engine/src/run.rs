@@ -40,9 +40,21 @@ pub struct GitInfo {
     pub payload: Value,
 }
 
+/// Where jobs with a `runs-on` label run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runner {
+    /// On this machine, as processes.
+    Host,
+    /// In a container of this image (as if the job had `container:`).
+    Image(String),
+}
+
 /// Everything a run needs from outside.
 pub struct RunConfig {
     pub executor: Arc<dyn Executor>,
+    /// `runs-on` labels mapped to runners (from `.gantry/runners.yml`);
+    /// Linux labels such as `ubuntu-latest` run on the host when not mapped.
+    pub runners: IndexMap<String, Runner>,
     /// The local repository (`actions/checkout` reads it; local actions and
     /// reusable workflows resolve in it).
     pub repo_dir: PathBuf,

@@ -35,6 +35,7 @@ fn run(yaml: &str) -> Traced {
     let fake = Arc::new(FakeExecutor::new());
     let config = Arc::new(RunConfig {
         executor: fake.clone(),
+        runners: Default::default(),
         repo_dir: dir.path().to_path_buf(),
         run_dir: dir.path().join("run"),
         cache_dir: dir.path().join("cache"),

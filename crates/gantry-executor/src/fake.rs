@@ -224,8 +224,7 @@ mod tests {
         JobSpec {
             job_name: name.into(),
             workspace: PathBuf::from("/nonexistent"),
-            image: None,
-            env: Vec::new(),
+            ..Default::default()
         }
     }
 

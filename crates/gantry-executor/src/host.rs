@@ -102,11 +102,20 @@ impl Executor for HostExecutor {
         job: &'a JobSpec,
     ) -> BoxFuture<'a, Result<Box<dyn JobRuntime>, ExecError>> {
         Box::pin(async move {
-            if let Some(image) = &job.image {
+            if let Some(container) = &job.container {
                 return Err(ExecError::ContainerUnsupported {
-                    job: job.job_name.clone(),
-                    image: image.clone(),
+                    what: format!("job `{}` (container `{}`)", job.job_name, container.image),
                     executor: self.name().to_owned(),
+                    hint: "run gantry where a Docker engine is reachable, or remove `container:`"
+                        .into(),
+                });
+            }
+            if let Some((name, _)) = job.services.first() {
+                return Err(ExecError::ContainerUnsupported {
+                    what: format!("job `{}` (service `{name}`)", job.job_name),
+                    executor: self.name().to_owned(),
+                    hint: "run gantry where a Docker engine is reachable, or remove `services:`"
+                        .into(),
                 });
             }
             std::fs::create_dir_all(&job.workspace).map_err(|error| ExecError::Io {

@@ -30,17 +30,153 @@ pub use watchdog::Watchdog;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What an executor needs to know to set up a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct JobSpec {
     /// The job's display name, for messages.
     pub job_name: String,
+    /// The run's id, for naming and labelling what the job creates.
+    pub run_id: String,
     /// The job's workspace directory on the host (`github.workspace`).
     pub workspace: PathBuf,
-    /// The container image the job runs in; `None` runs on the host.
-    pub image: Option<String>,
-    /// Job-level environment, for executors that create a container up front.
-    /// [`ProcessSpec::env`] is always the complete environment of a process.
+    /// The container every step runs in (`container:`, or an image chosen
+    /// for the job's `runs-on` label); `None` runs steps on the host.
+    pub container: Option<ContainerSpec>,
+    /// Service containers (`services:`), by id, in order.
+    pub services: Vec<(String, ContainerSpec)>,
+    /// Host directories the job's processes use (workspace, runner files,
+    /// temp, actions): a container executor mounts each at the same path,
+    /// so that every path the engine hands out means the same inside.
+    pub mounts: Vec<PathBuf>,
+}
+
+/// A container of a job: its `container:` or one entry of `services:`, with
+/// every expression already evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerSpec {
+    pub image: String,
     pub env: Vec<(String, String)>,
+    /// `ports:` entries as written (`5432`, `8080:80`, `127.0.0.1:8080:80/tcp`).
+    pub ports: Vec<String>,
+    /// `volumes:` entries as written (`name:/path`, `/host:/path:ro`).
+    pub volumes: Vec<String>,
+    /// `options:`: `docker create` flags.
+    pub options: String,
+    pub credentials: Option<Credentials>,
+}
+
+/// Registry credentials.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a password, not even in a debug dump.
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// The containers a started job has, for the `job` context
+/// (`job.container.id`, `job.services.<id>.ports['5432']`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobContainers {
+    /// The job container's id and network.
+    pub container: Option<(String, String)>,
+    pub services: Vec<ServiceInfo>,
+}
+
+/// One running service container.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceInfo {
+    /// The service's id in the workflow (also its host name on the network).
+    pub name: String,
+    pub id: String,
+    pub network: String,
+    /// Container port (`5432`, or `53/udp` for UDP) → host port.
+    pub ports: Vec<(String, String)>,
+}
+
+/// A one-off container for a step: `uses: docker://IMAGE` or a Docker
+/// container action. It shares the job's network and mounts, and its
+/// working directory is the workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepContainer {
+    pub image: ImageSource,
+    /// Replaces the image's entrypoint.
+    pub entrypoint: Option<String>,
+    /// The command (arguments to the entrypoint).
+    pub args: Vec<String>,
+    /// The complete environment the step sets (the image's own is kept).
+    pub env: Vec<(String, String)>,
+    pub workdir: PathBuf,
+}
+
+/// Where a step container's image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// An image name or id.
+    Image(String),
+    /// Build this Dockerfile with this context first.
+    Dockerfile {
+        context: PathBuf,
+        dockerfile: PathBuf,
+    },
+}
+
+/// An image build (`docker/build-push-action`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BuildRequest {
+    pub context: PathBuf,
+    /// The Dockerfile, relative to the context or absolute.
+    pub dockerfile: PathBuf,
+    pub tags: Vec<String>,
+    pub build_args: Vec<(String, String)>,
+    pub labels: Vec<(String, String)>,
+    pub target: Option<String>,
+    /// Images whose layers may be reused (`cache-from`).
+    pub cache_from: Vec<String>,
+    pub no_cache: bool,
+    pub pull: bool,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BuildResult {
+    /// The image id (`sha256:…`).
+    pub image_id: String,
+    /// How many build steps reused a cached layer, and how many ran.
+    pub cached_steps: usize,
+    pub total_steps: usize,
+}
+
+/// Builds and pushes images; provided by executors that have an engine.
+pub trait ImageService: Send + Sync {
+    fn build<'a>(
+        &'a self,
+        request: &'a BuildRequest,
+        sink: &'a mut dyn OutputSink,
+    ) -> BoxFuture<'a, Result<BuildResult, ExecError>>;
+
+    /// Pushes `reference` (`registry/name:tag`); returns the pushed
+    /// manifest's digest (`sha256:…`).
+    fn push<'a>(
+        &'a self,
+        reference: &'a str,
+        credentials: Option<&'a Credentials>,
+        sink: &'a mut dyn OutputSink,
+    ) -> BoxFuture<'a, Result<String, ExecError>>;
+
+    /// Checks credentials against a registry (`docker/login-action`).
+    fn login<'a>(
+        &'a self,
+        registry: &'a str,
+        credentials: &'a Credentials,
+    ) -> BoxFuture<'a, Result<(), ExecError>>;
 }
 
 /// One process to run.
@@ -155,14 +291,15 @@ pub enum ExecError {
         error: std::io::Error,
     },
     /// The job needs a feature this executor does not have.
-    #[error(
-        "job `{job}` runs in container `{image}`, but the {executor} executor runs steps on the host: remove `container:` or use an executor with container support"
-    )]
+    #[error("{what} needs Docker, which the {executor} executor does not have: {hint}")]
     ContainerUnsupported {
-        job: String,
-        image: String,
+        what: String,
         executor: String,
+        hint: String,
     },
+    /// A container engine call failed.
+    #[error("{context}: {message}")]
+    Container { context: String, message: String },
     /// An I/O error while running or cleaning up.
     #[error("{context}: {error}")]
     Io {
@@ -175,6 +312,11 @@ pub enum ExecError {
 pub trait Executor: Send + Sync {
     /// A short name for messages (`host`, `docker`, `fake`).
     fn name(&self) -> &str;
+
+    /// Builds and pushes images, when this executor can.
+    fn images(&self) -> Option<&dyn ImageService> {
+        None
+    }
 
     /// Prepare a job (create its workspace, start its container, …).
     fn start_job<'a>(
@@ -199,4 +341,61 @@ pub trait JobRuntime: Send + Sync {
     /// End the job: kill every process any exec of this job left behind
     /// (background processes), release resources.
     fn finish(self: Box<Self>) -> BoxFuture<'static, Result<(), ExecError>>;
+
+    /// Whether processes run inside a container (and so must not inherit
+    /// the host's environment).
+    fn in_container(&self) -> bool {
+        false
+    }
+
+    /// Whether `program` can be started by [`JobRuntime::exec`] with this
+    /// environment (to choose a default shell).
+    fn has_program<'a>(
+        &'a self,
+        program: &'a str,
+        env: &'a [(String, String)],
+    ) -> BoxFuture<'a, bool> {
+        let path = env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let found = path
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .any(|d| std::path::Path::new(d).join(program).is_file());
+        Box::pin(std::future::ready(found))
+    }
+
+    /// The job's containers, for the `job` context.
+    fn containers(&self) -> JobContainers {
+        JobContainers::default()
+    }
+
+    /// Runs a step in a one-off container.
+    fn run_container<'a>(
+        &'a self,
+        spec: StepContainer,
+        sink: &'a mut dyn OutputSink,
+        limits: ExecLimits,
+    ) -> BoxFuture<'a, Result<Exit, ExecError>> {
+        let _ = (sink, limits);
+        let what = match &spec.image {
+            ImageSource::Image(image) => format!("the step container `{image}`"),
+            ImageSource::Dockerfile { dockerfile, .. } => {
+                format!("the Docker action `{}`", dockerfile.display())
+            }
+        };
+        Box::pin(std::future::ready(Err(ExecError::ContainerUnsupported {
+            what,
+            executor: "host".into(),
+            hint: "run gantry where a Docker engine is reachable".into(),
+        })))
+    }
+
+    /// The last lines of each service's log (name, text): shown when a job fails.
+    fn service_logs(&self) -> BoxFuture<'_, Vec<(String, String)>> {
+        Box::pin(std::future::ready(Vec::new()))
+    }
 }

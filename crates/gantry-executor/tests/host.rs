@@ -34,8 +34,7 @@ async fn start(executor: &Arc<dyn Executor>, workspace: &Path) -> Box<dyn JobRun
     let job = JobSpec {
         job_name: "test".to_owned(),
         workspace: workspace.to_path_buf(),
-        image: None,
-        env: Vec::new(),
+        ..Default::default()
     };
     executor.start_job(&job).await.expect("start job")
 }
@@ -473,8 +472,11 @@ async fn containers_are_refused() {
     let job = JobSpec {
         job_name: "build".to_owned(),
         workspace: dir.path().to_path_buf(),
-        image: Some("node:20".to_owned()),
-        env: Vec::new(),
+        container: Some(gantry_executor::ContainerSpec {
+            image: "node:20".to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
     };
     let err = match executor.start_job(&job).await {
         Ok(_) => panic!("a container job started on the host executor"),
@@ -482,7 +484,7 @@ async fn containers_are_refused() {
     };
     assert_eq!(
         err.to_string(),
-        "job `build` runs in container `node:20`, but the host executor runs steps on the host: remove `container:` or use an executor with container support"
+        "job `build` (container `node:20`) needs Docker, which the host executor does not have: run gantry where a Docker engine is reachable, or remove `container:`"
     );
 }
 

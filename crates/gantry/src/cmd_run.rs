@@ -149,6 +149,39 @@ pub fn prepare(
     })
 }
 
+/// `runs-on` labels → runners: `.gantry/runners.yml` (`LABEL: host` or
+/// `LABEL: IMAGE` lines), then `--runner LABEL=…` flags.
+fn runner_map(
+    root: &Path,
+    flags: &[String],
+) -> Result<IndexMap<String, gantry_engine::Runner>, UserError> {
+    let runner = |value: &str| {
+        if value.trim() == "host" {
+            gantry_engine::Runner::Host
+        } else {
+            gantry_engine::Runner::Image(value.trim().to_string())
+        }
+    };
+    let mut map = IndexMap::new();
+    let file = root.join(".gantry").join("runners.yml");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let entries: IndexMap<String, String> = serde_saphyr::from_str(&text).map_err(|e| {
+            UserError(format!(
+                "{}: {e}: write one `LABEL: host` or `LABEL: IMAGE` line per label",
+                file.display()
+            ))
+        })?;
+        for (label, value) in entries {
+            map.insert(label, runner(&value));
+        }
+    }
+    for raw in flags {
+        let (label, value) = key_value(raw, "--runner")?;
+        map.insert(label, runner(&value));
+    }
+    Ok(map)
+}
+
 /// Whether a workflow filters its triggers on changed paths.
 fn uses_paths(workflow: &gantry_syntax::ast::Workflow) -> bool {
     let on = &workflow.on;
@@ -272,8 +305,10 @@ pub fn run(
             ),
         }),
     }
+    let runners = runner_map(&root, &args.runners)?;
     let config = Arc::new(RunConfig {
-        executor: Arc::new(executor),
+        executor: Arc::new(gantry_docker::DockerExecutor::new(executor)),
+        runners,
         repo_dir: root.clone(),
         run_dir: run_dir.clone(),
         cache_dir,

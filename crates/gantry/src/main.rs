@@ -5,6 +5,7 @@
 //! Exit codes: 0 success, 1 the run failed (or `validate` found errors),
 //! 2 Gantry could not do what was asked (bad arguments, invalid workflow).
 
+mod cmd_gc;
 mod cmd_logs;
 mod cmd_plan;
 mod cmd_run;
@@ -40,6 +41,15 @@ enum Command {
     Validate(ValidateArgs),
     /// Show the stored logs of earlier local runs
     Logs(LogsArgs),
+    /// Remove Docker containers and networks left behind by runs that died
+    Gc(GcArgs),
+}
+
+#[derive(Args)]
+pub struct GcArgs {
+    /// Also remove those of runs that are still going
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Args, Clone)]
@@ -95,6 +105,10 @@ pub struct RunArgs {
     /// Fold `::group::` output to one line per group; a failed step still shows it
     #[arg(long)]
     pub fold_groups: bool,
+    /// Where jobs with a `runs-on` label run, LABEL=host or LABEL=IMAGE
+    /// (repeatable; adds to `.gantry/runners.yml`)
+    #[arg(long = "runner", value_name = "LABEL=host|IMAGE")]
+    pub runners: Vec<String>,
 }
 
 #[derive(Args)]
@@ -157,6 +171,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => cmd_plan::run(&dir, args),
         Command::Validate(args) => cmd_validate::run(&dir, args),
         Command::Logs(args) => cmd_logs::run(args),
+        Command::Gc(args) => cmd_gc::run(args),
     };
     match result {
         Ok(code) => code,

@@ -545,7 +545,7 @@ jobs:
 }
 
 #[test]
-fn missing_and_docker_actions_fail_with_clear_messages() {
+fn missing_actions_and_unavailable_images_fail_with_clear_messages() {
     let repo = TestRepo::with(&[
         (
             ".gantry/actions/someone/thing@v1/docker/action.yml",
@@ -584,13 +584,15 @@ jobs:
     );
     assert!(missing.contains("--actions-dir"), "{missing}");
     let image = job_errors(&events, "image").join("\n");
+    // Nothing can be pulled here: the error names the image and says what to do.
     assert!(
-        image.contains("docker://alpine:3.19") && image.contains("Docker executor"),
+        image.contains("image `alpine:3.19` is not on this machine and cannot be pulled")
+            && image.contains("docker build -t alpine:3.19"),
         "{image}"
     );
     let dockerfile = job_errors(&events, "dockerfile").join("\n");
     assert!(
-        dockerfile.contains("Docker container action") && dockerfile.contains("host only"),
+        dockerfile.contains("image build") && dockerfile.contains("Dockerfile"),
         "{dockerfile}"
     );
     for job in ["missing", "image", "dockerfile"] {

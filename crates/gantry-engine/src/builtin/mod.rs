@@ -5,6 +5,7 @@
 mod artifact;
 mod cache;
 mod checkout;
+pub(crate) mod docker_meta;
 mod inputs;
 mod paths;
 mod process;

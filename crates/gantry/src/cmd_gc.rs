@@ -1,0 +1,53 @@
+//! `gantry gc`: remove the Docker containers and networks that runs which
+//! died (crash, `kill -9`) left behind. Runs that end normally remove their
+//! own.
+
+use std::process::ExitCode;
+
+use gantry_docker::cleanup::{GcScope, collect_garbage};
+
+use crate::{GcArgs, UserError};
+
+pub fn run(args: GcArgs) -> Result<ExitCode, UserError> {
+    let scope = if args.all {
+        GcScope::All
+    } else {
+        GcScope::Orphans
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
+    let report = runtime.block_on(async {
+        let docker = bollard_connect().await?;
+        collect_garbage(&docker, &scope).await.map_err(UserError)
+    })?;
+    for c in &report.containers {
+        println!("removed container {c}");
+    }
+    for n in &report.networks {
+        println!("removed network {n}");
+    }
+    println!(
+        "{} container(s) and {} network(s) removed{}",
+        report.containers.len(),
+        report.networks.len(),
+        if report.kept > 0 {
+            format!(
+                "; {} object(s) of running gantry processes kept (use --all to remove them too)",
+                report.kept
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bollard_connect() -> Result<gantry_docker::Docker, UserError> {
+    gantry_docker::connect().await.map_err(|e| {
+        UserError(format!(
+            "{e}: start the Docker daemon (or set DOCKER_HOST) and check that this user may use it"
+        ))
+    })
+}

@@ -1,0 +1,355 @@
+//! Containers end to end: the real binary against the real Docker engine,
+//! with the local images `scripts/images` builds (`gantry-test/busybox:1`,
+//! `gantry-test/postgres:15`): job containers, services by name and by port,
+//! health checks, `docker://` steps, Dockerfile actions, and that nothing
+//! gantry created survives a run, a failure or a Ctrl-C (`gantry gc` for
+//! what a killed run left).
+
+mod fixture;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fixture::{Repo, marker};
+
+const BUSYBOX: &str = "gantry-test/busybox:1";
+const POSTGRES: &str = "gantry-test/postgres:15";
+const HTTPD: &str = "gantry-test/httpd:1";
+
+/// A long-running service image (service containers take no command, so
+/// the image's own must keep running): busybox httpd in the foreground.
+/// Built from the busybox image on first use; instant when it exists.
+fn httpd_image() -> &'static str {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dockerfile = format!(
+            "FROM {BUSYBOX}\nRUN mkdir -p /www && echo served > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n"
+        );
+        let mut child = Command::new("docker")
+            .args(["build", "-q", "-t", HTTPD, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("docker build");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), dockerfile.as_bytes()).unwrap();
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success(), "cannot build {HTTPD}");
+    });
+    HTTPD
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run the docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Containers and networks whose `org.gantry.job` label starts with the
+/// job keys given (each test uses job ids of its own).
+fn leftovers(jobs: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for job in jobs {
+        let filter = format!("label=org.gantry.job={job}");
+        for line in docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]).lines() {
+            found.push(format!("container {line}"));
+        }
+        for line in docker(&[
+            "network",
+            "ls",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Name}}",
+        ])
+        .lines()
+        {
+            found.push(format!("network {line}"));
+        }
+    }
+    found
+}
+
+#[test]
+fn container_jobs_services_and_step_containers_work_and_leave_nothing() {
+    let tag = marker("c");
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  inside_TAG:
+    runs-on: ubuntu-latest
+    container:
+      image: @BB@
+      env:
+        GREETING: hello
+    services:
+      web:
+        image: @HTTPD@
+        options: --health-cmd "wget -q -O /dev/null http://127.0.0.1/" --health-interval 1s
+    steps:
+      - id: s
+        run: |
+          echo "greeting=$GREETING"
+          # busybox has no bash: the default shell is sh
+          echo "bash=${BASH_VERSION:-none}"
+          echo "value=42" >> "$GITHUB_OUTPUT"
+      - run: |
+          echo "output=${{ steps.s.outputs.value }}"
+          echo "has-id=${{ job.container.id != '' }}"
+          # the service answers by its name on the job's network
+          wget -q -O - http://web/ | sed 's/^/web-says-/'
+  host_TAG:
+    runs-on: ubuntu-latest
+    services:
+      pg:
+        image: @PG@
+        env:
+          POSTGRES_PASSWORD: pw
+        ports: ["5432"]
+        options: --health-cmd "pg_isready -U postgres" --health-interval 1s --health-timeout 5s --health-retries 30
+    steps:
+      - run: |
+          echo "port-set=${{ job.services.pg.ports['5432'] != '' }}"
+          docker ps --filter label=org.gantry.job=host_TAG --format '{{.Names}}' | wc -l | sed 's/^/running=/'
+          PGPASSWORD=pw psql -h 127.0.0.1 -p ${{ job.services.pg.ports['5432'] }} -U postgres -tAc 'select 40 + 2' | sed 's/^/answer=/'
+      - uses: docker://@BB@
+        with:
+          entrypoint: sh
+          args: -c "echo step-container-ran; test -d $GITHUB_WORKSPACE && echo workspace-mounted"
+"#
+        .replace("TAG", &tag)
+        .replace("@BB@", BUSYBOX)
+        .replace("@HTTPD@", httpd_image())
+        .replace("@PG@", POSTGRES),
+    );
+    let out = repo.run_json(&[]);
+    out.code(0);
+    let inside = out.text(&format!("inside_{tag}"));
+    for needle in [
+        "greeting=hello",
+        "bash=none",
+        "output=42",
+        "has-id=true",
+        "web-says-served",
+    ] {
+        assert!(inside.contains(needle), "{needle} in:\n{inside}");
+    }
+    let host = out.text(&format!("host_{tag}"));
+    for needle in [
+        "port-set=true",
+        "running=1",
+        "answer=42",
+        "step-container-ran",
+        "workspace-mounted",
+    ] {
+        assert!(host.contains(needle), "{needle} in:\n{host}");
+    }
+    let jobs = [format!("inside_{tag}"), format!("host_{tag}")];
+    let jobs: Vec<&str> = jobs.iter().map(String::as_str).collect();
+    assert_eq!(leftovers(&jobs), Vec::<String>::new());
+}
+
+#[test]
+fn a_service_that_never_gets_healthy_fails_the_job_clearly_and_leaves_nothing() {
+    let tag = marker("sick");
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  sick_TAG:
+    runs-on: ubuntu-latest
+    services:
+      db:
+        image: BUSYBOX
+        options: --entrypoint sleep --health-cmd false --health-interval 1s --health-retries 2
+        env:
+          MARK: never-ready
+    steps:
+      - run: echo never-runs
+"#
+        .replace("TAG", &tag)
+        .replace("BUSYBOX", BUSYBOX),
+    );
+    // `sleep` with no argument exits at once: an exited service is reported too.
+    let out = repo.run_json(&[]);
+    out.code(1);
+    let key = format!("sick_{tag}");
+    assert_eq!(out.result(&key), "failure");
+    let all = out.all();
+    assert!(
+        all.contains("service `db` exited") || all.contains("service `db` is unhealthy"),
+        "{all}"
+    );
+    assert!(all.contains("its last log lines"), "{all}");
+    assert!(!out.text(&key).contains("never-runs"));
+    assert_eq!(leftovers(&[&key]), Vec::<String>::new());
+
+    // A service that runs but fails its health check: unhealthy.
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  unhealthy_TAG:
+    runs-on: ubuntu-latest
+    services:
+      db:
+        image: HTTPD
+        options: --health-cmd false --health-interval 1s --health-retries 2
+    steps:
+      - run: echo never-runs
+"#
+        .replace("TAG", &tag)
+        .replace("HTTPD", httpd_image()),
+    );
+    let started = Instant::now();
+    let out = repo.run_json(&[]);
+    out.code(1).has("service `db` is unhealthy");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(
+        leftovers(&[&format!("unhealthy_{tag}")]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_dockerfile_action_is_built_and_run_with_its_inputs() {
+    let tag = marker("dact");
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  act_TAG:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: greet
+        uses: ./greeter
+        with:
+          who: docker
+      - run: echo "said=${{ steps.greet.outputs.said }}"
+"#
+        .replace("TAG", &tag),
+    );
+    repo.write(
+        "greeter/action.yml",
+        "name: Greeter\ninputs:\n  who:\n    required: true\noutputs:\n  said:\n    description: what\nruns:\n  using: docker\n  image: Dockerfile\n  args:\n    - ${{ inputs.who }}\n",
+    );
+    repo.write(
+        "greeter/Dockerfile",
+        &format!("FROM {BUSYBOX}\nCOPY greet.sh /greet.sh\nENTRYPOINT [\"sh\", \"/greet.sh\"]\n"),
+    );
+    repo.write(
+        "greeter/greet.sh",
+        "echo \"hello $1 (input $INPUT_WHO)\"\necho \"said=hello $1\" >> \"$GITHUB_OUTPUT\"\n",
+    );
+    repo.commit("action");
+    let out = repo.run_json(&[]);
+    out.code(0);
+    let text = out.text(&format!("act_{tag}"));
+    assert!(text.contains("hello docker (input docker)"), "{text}");
+    assert!(text.contains("said=hello docker"), "{text}");
+}
+
+#[test]
+fn ctrl_c_in_a_container_job_removes_its_containers() {
+    let tag = marker("intr");
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  long_TAG:
+    runs-on: ubuntu-latest
+    container: BUSYBOX
+    services:
+      side:
+        image: HTTPD
+    steps:
+      - run: |
+          echo started
+          sleep 300
+"#
+        .replace("TAG", &tag)
+        .replace("HTTPD", httpd_image())
+        .replace("BUSYBOX", BUSYBOX),
+    );
+    let mut child = repo
+        .command(&["run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start gantry");
+    let key = format!("long_{tag}");
+    // Wait until the step runs (its containers exist).
+    let started = Instant::now();
+    let filter = format!("label=org.gantry.job={key}");
+    while docker(&["ps", "-q", "--filter", &filter]).lines().count() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the job never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let interrupted = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(20),
+        "stopping took {:?}",
+        interrupted.elapsed()
+    );
+    assert_eq!(leftovers(&[&key]), Vec::<String>::new());
+}
+
+#[test]
+fn gc_removes_what_a_dead_run_left_and_keeps_what_a_live_one_owns() {
+    let tag = marker("gc");
+    let dead = format!("gantry-test-gc-dead-{tag}");
+    let live = format!("gantry-test-gc-live-{tag}");
+    // A pid that cannot exist owns the first; this test process the second.
+    let me = std::process::id();
+    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let started = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    let job = format!("gc_{tag}");
+    for (name, owner) in [
+        (&dead, "4194304999-1".to_string()),
+        (&live, format!("{me}-{started}")),
+    ] {
+        docker(&[
+            "create",
+            "--name",
+            name,
+            "--label",
+            &format!("org.gantry.owner={owner}"),
+            "--label",
+            &format!("org.gantry.job={job}"),
+            BUSYBOX,
+            "true",
+        ]);
+    }
+    let repo = Repo::empty();
+    let out = repo.gantry(&["gc"]);
+    out.code(0).has(&format!("removed container {dead}"));
+    assert_eq!(leftovers(&[&job]), vec![format!("container {live}")]);
+    let out = repo.gantry(&["gc", "--all"]);
+    out.code(0).has(&format!("removed container {live}"));
+    assert_eq!(leftovers(&[&job]), Vec::<String>::new());
+}
