@@ -353,3 +353,25 @@ fn gc_removes_what_a_dead_run_left_and_keeps_what_a_live_one_owns() {
     out.code(0).has(&format!("removed container {live}"));
     assert_eq!(leftovers(&[&job]), Vec::<String>::new());
 }
+
+#[test]
+fn the_postgres_integration_example_runs_sql_against_its_service() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/postgres-integration");
+    let repo = Repo::empty();
+    for rel in [
+        ".github/workflows/integration.yml",
+        "db/schema.sql",
+        "db/test.sql",
+    ] {
+        let text = std::fs::read_to_string(example.join(rel)).expect("example file");
+        repo.write(rel, &text);
+    }
+    repo.commit("example");
+    let out = repo.run_json(&[]);
+    out.code(0);
+    let text = out.text("integration");
+    assert!(text.contains("CREATE TABLE"), "{text}");
+    assert!(text.contains("amount check works"), "{text}");
+    assert!(text.contains("(2 rows)"), "{text}");
+}
