@@ -34,15 +34,17 @@ pub use bollard::Docker;
 pub use image::DockerImages;
 
 /// Connects to the local Docker engine (honouring `DOCKER_HOST`) and agrees
-/// on an API version.
+/// on an API version. The error says what to do.
 pub async fn connect() -> Result<Docker, String> {
+    const HINT: &str =
+        "start the Docker daemon (or set DOCKER_HOST) and check that this user may use it";
     let docker = Docker::connect_with_local_defaults()
-        .map_err(|e| format!("cannot connect to Docker: {e}"))?;
+        .map_err(|e| format!("cannot connect to Docker: {e}: {HINT}"))?;
     // Bollard speaks the newest API; the engine may be older.
     docker
         .negotiate_version()
         .await
-        .map_err(|e| format!("cannot reach the Docker engine: {e}"))
+        .map_err(|e| format!("cannot reach the Docker engine: {e}: {HINT}"))
 }
 
 /// Runs container jobs with Docker and everything else on the host.
@@ -65,9 +67,7 @@ impl Engine {
         let connected = self.docker.get_or_init(connect).await;
         connected.as_ref().map_err(|message| ExecError::Container {
             context: "Docker is needed for this job".into(),
-            message: format!(
-                "{message}: start the Docker daemon (or set DOCKER_HOST) and check that this user may use it"
-            ),
+            message: message.clone(),
         })
     }
 

@@ -1286,28 +1286,36 @@ impl JobRun {
         StepFiles::in_dir(&self.dirs.files)
     }
 
-    /// Whether `program` is on the process's `PATH`. Found programs are
+    /// Whether the job's runtime can start `program` with this environment
+    /// (on the host: on its `PATH`). Programs found on the host are
     /// remembered for the run (keyed by PATH); a missing one is looked for
-    /// again each time, as an earlier step may install it.
-    fn which(&self, program: &str, env: &[(String, String)]) -> bool {
+    /// again each time, as an earlier step may install it. Containers keep
+    /// their own answers.
+    async fn has_program(&self, program: &str, env: &[(String, String)]) -> bool {
+        let remember = !self.runtime.in_container();
         let path = env
             .iter()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_str())
             .unwrap_or("");
         let key = (program.to_owned(), path.to_owned());
-        let found = |cache: &std::collections::HashSet<(String, String)>| cache.contains(&key);
-        if self.shared.found_programs.lock().is_ok_and(|c| found(&c)) {
+        if remember
+            && self
+                .shared
+                .found_programs
+                .lock()
+                .is_ok_and(|c| c.contains(&key))
+        {
             return true;
         }
-        let here = path
-            .split(':')
-            .filter(|d| !d.is_empty())
-            .any(|d| Path::new(d).join(program).is_file());
-        if here && let Ok(mut cache) = self.shared.found_programs.lock() {
+        let found = self.runtime.has_program(program, env).await;
+        if found
+            && remember
+            && let Ok(mut cache) = self.shared.found_programs.lock()
+        {
             cache.insert(key);
         }
-        here
+        found
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1336,28 +1344,20 @@ impl JobRun {
             );
         }
         let env = self.process_env(step_env, &files, scope.action_path.as_deref());
-        // In a container, ask it which shells it has (bash or sh, python or python3).
+        // Which shell programs there are (bash or sh, python or python3).
+        let candidates: &[&str] = match shell.map(str::trim) {
+            None | Some("") => &["bash"],
+            Some("python") => &["python"],
+            Some("pwsh") => &["pwsh"],
+            _ => &[],
+        };
         let mut found = std::collections::HashSet::new();
-        if self.runtime.in_container() {
-            let candidates: &[&str] = match shell.map(str::trim) {
-                None | Some("") => &["bash"],
-                Some("python") => &["python"],
-                Some("pwsh") => &["pwsh"],
-                _ => &[],
-            };
-            for program in candidates {
-                if self.runtime.has_program(program, &env).await {
-                    found.insert(*program);
-                }
+        for program in candidates {
+            if self.has_program(program, &env).await {
+                found.insert(*program);
             }
         }
-        let have = |p: &str| {
-            if self.runtime.in_container() {
-                found.contains(p)
-            } else {
-                self.which(p, &env)
-            }
-        };
+        let have = |p: &str| found.contains(p);
         let command = match crate::shell::command(shell, &script_path, &have) {
             Ok(c) => c,
             Err(e) => return StepEnd::failed(e, self),
@@ -1903,7 +1903,7 @@ impl JobRun {
     ) -> StepEnd {
         let files = self.step_files();
         let env = self.process_env(step_env, &files, Some(dir));
-        if !self.which("node", &env) {
+        if !self.has_program("node", &env).await {
             return StepEnd::failed(
                 "this is a JavaScript action and `node` is not installed: install Node.js".into(),
                 self,

@@ -19,7 +19,7 @@ pub fn run(args: GcArgs) -> Result<ExitCode, UserError> {
         .build()
         .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
     let report = runtime.block_on(async {
-        let docker = bollard_connect().await?;
+        let docker = gantry_docker::connect().await.map_err(UserError)?;
         collect_garbage(&docker, &scope).await.map_err(UserError)
     })?;
     for c in &report.containers {
@@ -42,12 +42,4 @@ pub fn run(args: GcArgs) -> Result<ExitCode, UserError> {
         }
     );
     Ok(ExitCode::SUCCESS)
-}
-
-async fn bollard_connect() -> Result<gantry_docker::Docker, UserError> {
-    gantry_docker::connect().await.map_err(|e| {
-        UserError(format!(
-            "{e}: start the Docker daemon (or set DOCKER_HOST) and check that this user may use it"
-        ))
-    })
 }
