@@ -295,6 +295,11 @@ jobs:
     let started = Instant::now();
     let filter = format!("label=org.gantry.job={key}");
     while docker(&["ps", "-q", "--filter", &filter]).lines().count() < 2 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut out = String::new();
+            std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+            panic!("gantry ended ({status}) before its containers ran:\n{out}");
+        }
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the job never started"
@@ -349,8 +354,9 @@ fn gc_removes_what_a_dead_run_left_and_keeps_what_a_live_one_owns() {
     let out = repo.gantry(&["gc"]);
     out.code(0).has(&format!("removed container {dead}"));
     assert_eq!(leftovers(&[&job]), vec![format!("container {live}")]);
-    let out = repo.gantry(&["gc", "--all"]);
-    out.code(0).has(&format!("removed container {live}"));
+    // `gc --all` would also remove the containers of the other tests that
+    // run at the same time, so it is not run here; the live one goes by hand.
+    docker(&["rm", "-f", &live]);
     assert_eq!(leftovers(&[&job]), Vec::<String>::new());
 }
 
