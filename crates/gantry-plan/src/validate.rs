@@ -29,6 +29,8 @@ pub enum Place {
     JobConcurrency,
     JobContainer,
     JobContainerCredentials,
+    /// `container.env` and `services.<id>.env`.
+    JobContainerEnv,
     JobServices,
     JobStrategy,
     JobTimeout,
@@ -60,6 +62,7 @@ impl Place {
             Place::JobConcurrency => "jobs.<id>.concurrency",
             Place::JobContainer => "jobs.<id>.container",
             Place::JobContainerCredentials => "jobs.<id>.container.credentials",
+            Place::JobContainerEnv => "jobs.<id>.container.env",
             Place::JobServices => "jobs.<id>.services",
             Place::JobStrategy => "jobs.<id>.strategy",
             Place::JobTimeout => "jobs.<id>.timeout-minutes",
@@ -99,6 +102,10 @@ impl Place {
             | Place::JobWith => MATRIX_JOB,
             Place::JobContainerCredentials => &[
                 "github", "needs", "strategy", "matrix", "env", "vars", "secrets", "inputs",
+            ],
+            Place::JobContainerEnv => &[
+                "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets",
+                "inputs",
             ],
             Place::JobEnv | Place::JobSecrets => &[
                 "github", "needs", "strategy", "matrix", "vars", "secrets", "inputs",
@@ -355,7 +362,7 @@ impl Validator<'_> {
     fn container(&mut self, container: &gantry_syntax::ast::Container, place: Place) {
         self.value(&container.image, place);
         for (_, value) in container.env.values() {
-            self.value(value, place);
+            self.value(value, Place::JobContainerEnv);
         }
         for value in container
             .ports
