@@ -15,6 +15,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use gantry_executor::{
     BoxFuture, BuildRequest, BuildResult, Credentials, ExecError, ImageService, OutputSink, Stream,
+    registry_of, split_reference,
 };
 
 use crate::Engine;
@@ -25,28 +26,6 @@ fn docker_credentials(c: &Credentials, registry: &str) -> DockerCredentials {
         password: Some(c.password.clone()),
         serveraddress: Some(registry.to_string()),
         ..Default::default()
-    }
-}
-
-/// The registry part of an image reference (`""` for Docker Hub).
-pub(crate) fn registry_of(reference: &str) -> &str {
-    match reference.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
-        _ => "",
-    }
-}
-
-/// Splits `name[:tag][@digest]` into the repository and the tag (default `latest`).
-pub(crate) fn split_reference(reference: &str) -> (&str, &str) {
-    let without_digest = reference.split('@').next().unwrap_or(reference);
-    // A ':' after the last '/' starts the tag (one before it is a port).
-    let slash = without_digest.rfind('/').map_or(0, |i| i + 1);
-    match without_digest[slash..].rfind(':') {
-        Some(i) => (
-            &without_digest[..slash + i],
-            &without_digest[slash + i + 1..],
-        ),
-        None => (without_digest, "latest"),
     }
 }
 
@@ -390,31 +369,6 @@ impl ImageService for DockerImages {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references() {
-        let cases = [
-            ("busybox", ("busybox", "latest"), ""),
-            ("busybox:1", ("busybox", "1"), ""),
-            (
-                "127.0.0.1:5000/app:sha-1",
-                ("127.0.0.1:5000/app", "sha-1"),
-                "127.0.0.1:5000",
-            ),
-            (
-                "127.0.0.1:5000/app",
-                ("127.0.0.1:5000/app", "latest"),
-                "127.0.0.1:5000",
-            ),
-            ("ghcr.io/o/r:v1@sha256:ab", ("ghcr.io/o/r", "v1"), "ghcr.io"),
-            ("localhost/x:y", ("localhost/x", "y"), "localhost"),
-            ("library/node:20", ("library/node", "20"), ""),
-        ];
-        for (reference, split, registry) in cases {
-            assert_eq!(split_reference(reference), split, "{reference}");
-            assert_eq!(registry_of(reference), registry, "{reference}");
-        }
-    }
 
     #[test]
     fn build_context_leaves_out_git_and_ignored_files() {

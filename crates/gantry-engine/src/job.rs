@@ -478,6 +478,7 @@ pub(crate) async fn run_instance(
             .map(|v| v.value.clone()),
         summary: String::new(),
         state: IndexMap::new(),
+        registry_logins: IndexMap::new(),
         debug: crate::run::step_debug(&shared.config),
     };
     let mut scope = Scope::default();
@@ -716,6 +717,8 @@ struct JobRun {
     /// State saved by the last process (`$GITHUB_STATE`, `::save-state`),
     /// for a JavaScript action's later scripts as `STATE_<name>`.
     state: IndexMap<String, String>,
+    /// Registry credentials from `docker/login-action`, by registry host.
+    registry_logins: IndexMap<String, gantry_executor::Credentials>,
 }
 
 /// How a step ended.
@@ -1540,7 +1543,7 @@ impl JobRun {
 
     /// What a built-in action may use, for this job.
     fn builtin_ctx<'a>(
-        &'a self,
+        &'a mut self,
         inputs: &'a IndexMap<String, String>,
         env: &'a IndexMap<String, String>,
         log: &'a mut (dyn FnMut(String) + Send),
@@ -1548,6 +1551,9 @@ impl JobRun {
     ) -> BuiltinCtx<'a> {
         let config = &self.shared.config;
         BuiltinCtx {
+            github: &self.contexts.github,
+            images: config.executor.images(),
+            logins: &mut self.registry_logins,
             inputs,
             workspace: &self.dirs.workspace,
             repo_dir: &config.repo_dir,
@@ -1582,6 +1588,11 @@ impl JobRun {
             let mut ctx = self.builtin_ctx(with, &env, &mut log, cancel);
             builtin::run(uses, &mut ctx).await
         };
+        if let Some(Ok(done)) = &outcome {
+            for value in &done.masks {
+                self.masker = self.masker.with(value);
+            }
+        }
         self.log_lines(&lines);
         match outcome {
             Some(Ok(done)) => {

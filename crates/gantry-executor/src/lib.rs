@@ -154,6 +154,28 @@ pub struct BuildResult {
     pub total_steps: usize,
 }
 
+/// The registry part of an image reference (`""` for Docker Hub).
+pub fn registry_of(reference: &str) -> &str {
+    match reference.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "",
+    }
+}
+
+/// Splits `name[:tag][@digest]` into the repository and the tag (default `latest`).
+pub fn split_reference(reference: &str) -> (&str, &str) {
+    let without_digest = reference.split('@').next().unwrap_or(reference);
+    // A ':' after the last '/' starts the tag (one before it is a port).
+    let slash = without_digest.rfind('/').map_or(0, |i| i + 1);
+    match without_digest[slash..].rfind(':') {
+        Some(i) => (
+            &without_digest[..slash + i],
+            &without_digest[slash + i + 1..],
+        ),
+        None => (without_digest, "latest"),
+    }
+}
+
 /// Builds and pushes images; provided by executors that have an engine.
 pub trait ImageService: Send + Sync {
     fn build<'a>(
@@ -397,5 +419,35 @@ pub trait JobRuntime: Send + Sync {
     /// The last lines of each service's log (name, text): shown when a job fails.
     fn service_logs(&self) -> BoxFuture<'_, Vec<(String, String)>> {
         Box::pin(std::future::ready(Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        let cases = [
+            ("busybox", ("busybox", "latest"), ""),
+            ("busybox:1", ("busybox", "1"), ""),
+            (
+                "127.0.0.1:5000/app:sha-1",
+                ("127.0.0.1:5000/app", "sha-1"),
+                "127.0.0.1:5000",
+            ),
+            (
+                "127.0.0.1:5000/app",
+                ("127.0.0.1:5000/app", "latest"),
+                "127.0.0.1:5000",
+            ),
+            ("ghcr.io/o/r:v1@sha256:ab", ("ghcr.io/o/r", "v1"), "ghcr.io"),
+            ("localhost/x:y", ("localhost/x", "y"), "localhost"),
+            ("library/node:20", ("library/node", "20"), ""),
+        ];
+        for (reference, split, registry) in cases {
+            assert_eq!(split_reference(reference), split, "{reference}");
+            assert_eq!(registry_of(reference), registry, "{reference}");
+        }
     }
 }

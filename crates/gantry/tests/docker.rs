@@ -381,3 +381,163 @@ fn the_postgres_integration_example_runs_sql_against_its_service() {
     assert!(text.contains("amount check works"), "{text}");
     assert!(text.contains("(2 rows)"), "{text}");
 }
+
+/// Debian's registry on a free loopback port, stopped when dropped.
+struct Registry {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog: {{disabled: true}}\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("/usr/bin/docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start docker-registry (scripts/images installs it)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn images_are_built_tagged_cached_pushed_and_pulled_back_by_digest() {
+    let tag = marker("img");
+    let registry = Registry::start();
+    let image = format!("127.0.0.1:{}/gantry-test-app", registry.port);
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs:
+      digest: ${{ steps.push.outputs.digest }}
+      first: ${{ steps.push.outputs.metadata }}
+    steps:
+      - uses: actions/checkout@v4
+      - uses: docker/setup-buildx-action@v3
+      - uses: docker/login-action@v3
+        with:
+          registry: 127.0.0.1:PORT
+          username: ci
+          password: not-a-real-password
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: IMAGE
+          tags: |
+            type=ref,event=branch
+            type=sha
+      - id: push
+        uses: docker/build-push-action@v6
+        with:
+          context: app
+          target: final
+          build-args: MARK=TAG
+          tags: ${{ steps.meta.outputs.tags }}
+          labels: ${{ steps.meta.outputs.labels }}
+          push: true
+      - id: again
+        uses: docker/build-push-action@v6
+        with:
+          context: app
+          target: final
+          build-args: MARK=TAG
+          labels: ${{ steps.meta.outputs.labels }}
+          tags: IMAGE:again
+      - run: |
+          echo "tags=${{ steps.meta.outputs.tags }}" | tr '\n' ' '; echo
+          echo "same-image=${{ steps.push.outputs.imageid == steps.again.outputs.imageid }}"
+          echo "first-cached=${{ fromJSON(steps.push.outputs.metadata)['gantry.cached-steps'] }}"
+          echo "again-cached=${{ fromJSON(steps.again.outputs.metadata)['gantry.cached-steps'] }}"
+          echo "again-total=${{ fromJSON(steps.again.outputs.metadata)['gantry.total-steps'] }}"
+  pull:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          docker pull -q "IMAGE@${{ needs.build.outputs.digest }}" >/dev/null
+          docker run --rm "IMAGE@${{ needs.build.outputs.digest }}" cat /greeting
+          docker image rm -f "IMAGE@${{ needs.build.outputs.digest }}" >/dev/null
+"#
+        .replace("TAG", &tag)
+        .replace("IMAGE", &image)
+        .replace("PORT", &registry.port.to_string()),
+    );
+    repo.write(
+        "app/Dockerfile",
+        &format!(
+            "FROM {BUSYBOX} AS base\nARG MARK\nRUN echo \"built for $MARK\" > /greeting\nFROM base AS final\nLABEL org.example.stage=final\nRUN cat /greeting > /dev/null\n"
+        ),
+    );
+    repo.commit("app");
+    let out = repo.run_json(&[]);
+    out.code(0);
+    let build = out.text("build");
+    assert!(build.contains(&format!("{image}:main")), "{build}");
+    assert!(build.contains(&format!("{image}:sha-")), "{build}");
+    assert!(build.contains("same-image=true"), "{build}");
+    // The first build ran its RUN steps; the second took every step from the cache.
+    let number = |key: &str| -> usize {
+        build
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {build}"))
+    };
+    assert!(number("first-cached") < number("again-total"), "{build}");
+    assert!(number("again-cached") >= 3, "{build}");
+    assert!(!build.contains("not-a-real-password"), "{build}");
+    let pull = out.text("pull");
+    assert!(pull.contains(&format!("built for {tag}")), "{pull}");
+    // The pushed tags are in the registry too.
+    let reference = format!("{image}:main");
+    docker(&["image", "rm", "-f", &reference]);
+    docker(&["pull", "-q", &reference]);
+    docker(&["image", "rm", "-f", &reference]);
+    // Leave no images of this test behind.
+    let sha_tag = format!("{image}:sha-{}", &repo.head()[..7]);
+    for reference in [format!("{image}:again"), sha_tag] {
+        let _ = Command::new("docker")
+            .args(["image", "rm", "-f", &reference])
+            .output();
+    }
+}

@@ -51,13 +51,6 @@
 //!   `bake-target` and `github-token` are accepted and ignored. For
 //!   `DOCKER_METADATA_PR_HEAD_SHA`, pass the head sha as [`MetaContext::sha`].
 
-// Wiring into `builtin::run` lands separately; remove this then (the
-// expectation warns once nothing is dead any more).
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "not yet dispatched from `builtin::run`")
-)]
-
 use std::fmt::Write as _;
 
 use indexmap::IndexMap;

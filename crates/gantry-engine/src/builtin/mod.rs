@@ -1,10 +1,12 @@
 //! Built-in actions: `actions/checkout`, `actions/cache` (+ `cache/restore`,
-//! `cache/save`), `actions/upload-artifact`, `actions/download-artifact` and
-//! `actions/setup-*`, run in-process with no download.
+//! `cache/save`), `actions/upload-artifact`, `actions/download-artifact`,
+//! `actions/setup-*` and the Docker image actions (`docker/metadata-action`,
+//! `login-action`, `build-push-action`), run in-process with no download.
 
 mod artifact;
 mod cache;
 mod checkout;
+mod docker;
 pub(crate) mod docker_meta;
 mod inputs;
 mod paths;
@@ -39,6 +41,13 @@ pub struct BuiltinCtx<'a> {
     /// Writes one line to the step's log (the caller masks secrets).
     pub log: &'a mut (dyn FnMut(String) + Send),
     pub cancel: CancellationToken,
+    /// The `github` context (event, repository) of the job.
+    pub github: &'a serde_json::Value,
+    /// Builds and pushes images, when the executor can.
+    pub images: Option<&'a dyn gantry_executor::ImageService>,
+    /// Registry credentials given by `docker/login-action` in this job, by
+    /// registry host (`""` is Docker Hub).
+    pub logins: &'a mut IndexMap<String, gantry_executor::Credentials>,
 }
 
 /// What a built-in action produced.
@@ -52,6 +61,8 @@ pub struct BuiltinOutcome {
     pub add_path: Vec<PathBuf>,
     /// Environment variables for later steps.
     pub set_env: IndexMap<String, String>,
+    /// Values to mask from now on (as `::add-mask::` does).
+    pub masks: Vec<String>,
 }
 
 /// A job-end action scheduled by a built-in action.
@@ -75,6 +86,10 @@ enum Builtin {
     UploadArtifact,
     DownloadArtifact,
     Setup(&'static str),
+    DockerMetadata,
+    DockerLogin,
+    DockerBuildPush,
+    DockerSetup,
 }
 
 fn lookup(uses: &str) -> Option<Builtin> {
@@ -94,6 +109,10 @@ fn lookup(uses: &str) -> Option<Builtin> {
         "dtolnay/rust-toolchain"
         | "actions-rs/toolchain"
         | "actions-rust-lang/setup-rust-toolchain" => Builtin::Setup("rust"),
+        "docker/metadata-action" => Builtin::DockerMetadata,
+        "docker/login-action" => Builtin::DockerLogin,
+        "docker/build-push-action" => Builtin::DockerBuildPush,
+        "docker/setup-buildx-action" | "docker/setup-qemu-action" => Builtin::DockerSetup,
         _ => return None,
     })
 }
@@ -113,6 +132,10 @@ pub async fn run(uses: &str, ctx: &mut BuiltinCtx<'_>) -> Option<Result<BuiltinO
         Builtin::UploadArtifact => artifact::upload(ctx).await,
         Builtin::DownloadArtifact => artifact::download(ctx).await,
         Builtin::Setup(tool) => setup::run(tool, uses, ctx).await,
+        Builtin::DockerMetadata => docker::metadata(ctx),
+        Builtin::DockerLogin => docker::login(ctx).await,
+        Builtin::DockerBuildPush => docker::build_push(ctx).await,
+        Builtin::DockerSetup => Ok(docker::setup(uses, ctx)),
     })
 }
 
@@ -269,6 +292,9 @@ mod tests_support {
                 env,
                 log: &mut log,
                 cancel: CancellationToken::new(),
+                github: &serde_json::Value::Null,
+                images: None,
+                logins: &mut IndexMap::new(),
             };
             super::run(uses, &mut ctx).await.expect("a built-in action")
         }
@@ -288,6 +314,9 @@ mod tests_support {
                 env: &self.env,
                 log: &mut log,
                 cancel: CancellationToken::new(),
+                github: &serde_json::Value::Null,
+                images: None,
+                logins: &mut IndexMap::new(),
             };
             super::run_post(post, &mut ctx).await
         }
@@ -327,6 +356,9 @@ mod tests {
             env: &h.env,
             log: &mut log,
             cancel: CancellationToken::new(),
+            github: &serde_json::Value::Null,
+            images: None,
+            logins: &mut IndexMap::new(),
         };
         {
             let future = run("actions/upload-artifact@v4", &mut ctx);
