@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gantry_executor::{
-    BoxFuture, ExecError, Executor, HostExecutor, ImageService, JobRuntime, JobSpec,
+    BoxFuture, ExecError, Executor, HostExecutor, ImageService, JobRuntime, JobSpec, Watchdog,
 };
 use tokio::sync::OnceCell;
 
@@ -57,6 +57,8 @@ pub struct DockerExecutor {
 /// The lazily made connection to the Docker engine, shared by every job.
 pub(crate) struct Engine {
     docker: OnceCell<Result<Docker, String>>,
+    /// Told to run `gantry gc` for this process if it dies once Docker is used.
+    watchdog: Option<Arc<Watchdog>>,
     /// Distinguishes the networks and containers of jobs of one run.
     seq: AtomicUsize,
 }
@@ -64,7 +66,16 @@ pub(crate) struct Engine {
 impl Engine {
     /// The connection, made (and the API version negotiated) on first use.
     pub(crate) async fn docker(&self) -> Result<&Docker, ExecError> {
-        let connected = self.docker.get_or_init(connect).await;
+        let connected = self
+            .docker
+            .get_or_init(|| async {
+                let docker = connect().await?;
+                if let Some(watchdog) = &self.watchdog {
+                    watchdog.arm_cleanup();
+                }
+                Ok(docker)
+            })
+            .await;
         connected.as_ref().map_err(|message| ExecError::Container {
             context: "Docker is needed for this job".into(),
             message: message.clone(),
@@ -77,10 +88,12 @@ impl Engine {
 }
 
 impl DockerExecutor {
-    /// `host` runs the steps of jobs without a job container.
-    pub fn new(host: HostExecutor) -> Self {
+    /// `host` runs the steps of jobs without a job container. `watchdog`,
+    /// when given, is armed to clean up (its command) once Docker is used.
+    pub fn new(host: HostExecutor, watchdog: Option<Arc<Watchdog>>) -> Self {
         let engine = Arc::new(Engine {
             docker: OnceCell::new(),
+            watchdog,
             seq: AtomicUsize::new(0),
         });
         DockerExecutor {

@@ -17,6 +17,12 @@
 //!
 //! The watchdog is forked once, at start-up, while the process still has a
 //! single thread: [`Watchdog::start`] refuses otherwise.
+//!
+//! It can also run a clean-up command when gantry dies, for what is not a
+//! process (containers and networks: `gantry gc --owner …`). The command runs
+//! only if gantry armed it ([`Watchdog::arm_cleanup`], sent once the first
+//! container is made) and only when gantry died without saying it is done
+//! ([`Watchdog::disarm_cleanup`] at a normal end).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -31,20 +37,25 @@ use nix::unistd::{ForkResult, Pid, fork, pipe2};
 const MESSAGE: usize = 5;
 const WATCH: u8 = b'+';
 const RELEASE: u8 = b'-';
+const ARM: u8 = b'A';
+const DISARM: u8 = b'D';
 
 /// The parent's handle on the watchdog process.
 #[derive(Debug)]
 pub struct Watchdog {
     pipe: Mutex<File>,
     pid: Pid,
+    armed: std::sync::atomic::AtomicBool,
 }
 
 impl Watchdog {
     /// Forks the watchdog. Call it before any thread is started (before the
     /// async runtime): forking a multi-threaded process is not safe, and this
     /// returns an error instead.
+    /// `cleanup` is a command (program and arguments) the watchdog runs if
+    /// gantry dies while the clean-up is armed.
     #[allow(unsafe_code)]
-    pub fn start() -> io::Result<Watchdog> {
+    pub fn start(cleanup: Option<Vec<String>>) -> io::Result<Watchdog> {
         let threads = std::fs::read_dir("/proc/self/task")?.count();
         if threads != 1 {
             return Err(io::Error::other(format!(
@@ -58,13 +69,14 @@ impl Watchdog {
         match unsafe { fork() }.map_err(io::Error::from)? {
             ForkResult::Child => {
                 drop(write);
-                watch_loop(read)
+                watch_loop(read, cleanup)
             }
             ForkResult::Parent { child } => {
                 drop(read);
                 Ok(Watchdog {
                     pipe: Mutex::new(File::from(write)),
                     pid: child,
+                    armed: std::sync::atomic::AtomicBool::new(false),
                 })
             }
         }
@@ -86,6 +98,20 @@ impl Watchdog {
         self.send(RELEASE, pgid);
     }
 
+    /// From now on, run the clean-up command if gantry dies (idempotent).
+    pub fn arm_cleanup(&self) {
+        if !self.armed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            self.send(ARM, Pid::from_raw(0));
+        }
+    }
+
+    /// Gantry cleaned up itself: the command is not needed any more.
+    pub fn disarm_cleanup(&self) {
+        if self.armed.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            self.send(DISARM, Pid::from_raw(0));
+        }
+    }
+
     fn send(&self, op: u8, pgid: Pid) {
         let mut message = [0u8; MESSAGE];
         message[0] = op;
@@ -101,7 +127,7 @@ impl Watchdog {
 }
 
 /// The watchdog process: collect groups until end-of-file, kill the rest, exit.
-fn watch_loop(read: OwnedFd) -> ! {
+fn watch_loop(read: OwnedFd, cleanup: Option<Vec<String>>) -> ! {
     // Ctrl-C and friends go to gantry's whole process group, this process
     // included; only the end of gantry ends the watchdog.
     for sig in [
@@ -137,6 +163,7 @@ fn watch_loop(read: OwnedFd) -> ! {
     }
     let mut pipe = File::from(read);
     let mut watched: Vec<i32> = Vec::new();
+    let mut armed = false;
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -152,6 +179,8 @@ fn watch_loop(read: OwnedFd) -> ! {
                     match message[0] {
                         WATCH => watched.push(pgid),
                         RELEASE => watched.retain(|&g| g != pgid),
+                        ARM => armed = true,
+                        DISARM => armed = false,
                         _ => {}
                     }
                 }
@@ -165,6 +194,14 @@ fn watch_loop(read: OwnedFd) -> ! {
         if pgid > 1 {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
+    }
+    if armed && let Some((program, args)) = cleanup.as_deref().and_then(<[String]>::split_first) {
+        let _ = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
     }
     std::process::exit(0)
 }

@@ -9,10 +9,10 @@ use gantry_docker::cleanup::{GcScope, collect_garbage};
 use crate::{GcArgs, UserError};
 
 pub fn run(args: GcArgs) -> Result<ExitCode, UserError> {
-    let scope = if args.all {
-        GcScope::All
-    } else {
-        GcScope::Orphans
+    let scope = match (args.owner, args.all) {
+        (Some(owner), _) => GcScope::Owner(owner),
+        (None, true) => GcScope::All,
+        (None, false) => GcScope::Orphans,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -297,17 +297,26 @@ pub fn run(
         let _ = store.save_meta(&meta);
     }
     let mut executor = HostExecutor::new();
-    match watchdog {
-        Ok(watchdog) => executor = executor.with_watchdog(Arc::new(watchdog)),
-        Err(e) => renderer.event(RunEvent::Warning {
-            message: format!(
-                "cannot start the process watchdog ({e}); if gantry is killed with SIGKILL, step processes may outlive it"
-            ),
-        }),
+    let watchdog = match watchdog {
+        Ok(watchdog) => Some(Arc::new(watchdog)),
+        Err(e) => {
+            renderer.event(RunEvent::Warning {
+                message: format!(
+                    "cannot start the process watchdog ({e}); if gantry is killed with SIGKILL, step processes may outlive it"
+                ),
+            });
+            None
+        }
+    };
+    if let Some(watchdog) = &watchdog {
+        executor = executor.with_watchdog(watchdog.clone());
     }
     let runners = runner_map(&root, &args.runners)?;
     let config = Arc::new(RunConfig {
-        executor: Arc::new(gantry_docker::DockerExecutor::new(executor)),
+        executor: Arc::new(gantry_docker::DockerExecutor::new(
+            executor,
+            watchdog.clone(),
+        )),
         runners,
         repo_dir: root.clone(),
         run_dir: run_dir.clone(),
@@ -382,6 +391,10 @@ pub fn run(
         (result, renderer)
     });
     let (result, mut renderer) = result;
+    // Every job removed its containers: no clean-up is owed any more.
+    if let Some(watchdog) = &watchdog {
+        watchdog.disarm_cleanup();
+    }
     renderer.finish(&result, number, started.elapsed());
     if let Some(store) = renderer.store_mut() {
         let jobs: Vec<Value> = result

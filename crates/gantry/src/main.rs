@@ -50,6 +50,9 @@ pub struct GcArgs {
     /// Also remove those of runs that are still going
     #[arg(long)]
     pub all: bool,
+    /// Only those of this owner (PID-STARTTIME); used by a run's watchdog
+    #[arg(long, hide = true, conflicts_with = "all")]
+    pub owner: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -147,7 +150,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The run's process watchdog must be forked while this process has a
     // single thread: now, before git and the async runtime start threads.
-    let watchdog = matches!(cli.command, Command::Run(_)).then(gantry_executor::Watchdog::start);
+    let watchdog = matches!(cli.command, Command::Run(_)).then(start_watchdog);
     // `-C DIR` works like git's: relative paths (workflow files,
     // `--secret-file`, `--actions-dir`) are then relative to DIR.
     if let Some(d) = &cli.dir
@@ -163,11 +166,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(UserError(format!("cannot read the current directory: {e}"))),
     };
     let result = match cli.command {
-        Command::Run(args) => cmd_run::run(
-            &dir,
-            args,
-            watchdog.unwrap_or_else(gantry_executor::Watchdog::start),
-        ),
+        Command::Run(args) => cmd_run::run(&dir, args, watchdog.unwrap_or_else(start_watchdog)),
         Command::Plan(args) => cmd_plan::run(&dir, args),
         Command::Validate(args) => cmd_validate::run(&dir, args),
         Command::Logs(args) => cmd_logs::run(args),
@@ -177,6 +176,20 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => fail(e),
     }
+}
+
+/// The watchdog of a run: it kills the steps' processes if gantry dies, and
+/// then removes its Docker containers and networks (`gantry gc --owner`).
+fn start_watchdog() -> std::io::Result<gantry_executor::Watchdog> {
+    let cleanup = std::env::current_exe().ok().map(|exe| {
+        vec![
+            exe.to_string_lossy().into_owned(),
+            "gc".into(),
+            "--owner".into(),
+            gantry_docker::cleanup::this_owner(),
+        ]
+    });
+    gantry_executor::Watchdog::start(cleanup)
 }
 
 fn fail(e: UserError) -> ExitCode {

@@ -541,3 +541,96 @@ jobs:
             .output();
     }
 }
+
+#[test]
+fn a_sigkilled_run_has_its_containers_removed_by_the_watchdog() {
+    let tag = marker("kill");
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  killed_TAG:
+    runs-on: ubuntu-latest
+    container: BUSYBOX
+    services:
+      side:
+        image: HTTPD
+    steps:
+      - run: sleep 300
+"#
+        .replace("TAG", &tag)
+        .replace("HTTPD", httpd_image())
+        .replace("BUSYBOX", BUSYBOX),
+    );
+    let mut child = repo
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start gantry");
+    let key = format!("killed_{tag}");
+    let filter = format!("label=org.gantry.job={key}");
+    let started = Instant::now();
+    while docker(&["ps", "-q", "--filter", &filter]).lines().count() < 2 {
+        assert!(child.try_wait().unwrap().is_none(), "gantry ended early");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the job never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGKILL: gantry cannot clean up; its watchdog runs `gantry gc --owner`.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    while !leftovers(&[&key]).is_empty() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "left behind: {:?}",
+            leftovers(&[&key])
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_step_timeout_in_a_container_stops_it_and_the_job_removes_everything() {
+    let tag = marker("tmo");
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  slow_TAG:
+    runs-on: ubuntu-latest
+    container: BUSYBOX
+    steps:
+      - timeout-minutes: 0.02
+        run: |
+          echo started
+          sleep 300
+      - if: always()
+        run: echo "cleanup-step-ran"
+"#
+        .replace("TAG", &tag)
+        .replace("BUSYBOX", BUSYBOX),
+    );
+    let started = Instant::now();
+    let out = repo.run_json(&[]);
+    out.code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    let key = format!("slow_{tag}");
+    assert_eq!(out.result(&key), "failure");
+    let text = out.text(&key);
+    assert!(
+        text.contains("started") && text.contains("cleanup-step-ran"),
+        "{text}"
+    );
+    out.has("timeout-minutes");
+    assert_eq!(leftovers(&[&key]), Vec::<String>::new());
+}
