@@ -8,6 +8,8 @@ Times, as a user runs them, the gantry CLI, `make -j2 -s` and (when found) wrkfl
   chain       JOBS such jobs, each `needs` the previous one
   (make runs the same JOBS `bash --noprofile --norc -eo pipefail -c true` with the same dependencies;
   an extra diagnostic gantry row has GANTRY_HOME, and so the job workspaces, on tmpfs)
+  container   (not in the default list) a 1-job workflow in `container: IMAGE` against the same job on
+              the host and against `docker run --rm IMAGE true`: what starting a job container costs
   throughput  one step that `cat`s a generated text file (lines of ~100 bytes, some containing
               secret values) with SECRETS secrets passed by `--secret`, stdout to /dev/null,
               against `cat FILE | cat > /dev/null` (and, for reference, `cat FILE > /dev/null`)
@@ -343,6 +345,32 @@ def case_jobs(args, tmp: Path, chain: bool, one: bool = False) -> dict:
     return res
 
 
+def case_container(args, tmp: Path) -> dict:
+    """Container job start: a 1-job workflow in `container: IMAGE` against the same job on the host
+    (the difference is what the container costs: network, create, start, exec, remove) and against
+    `docker run --rm IMAGE true` (create, start, attach, wait, remove through the docker CLI)."""
+    image = args.image
+    root = tmp / "container"
+    step = 'steps:\n      - run: "true"\n'
+    repo = make_repo(root / "repo", {
+        "host.yml": f"on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    {step}",
+        "container.yml": f"on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    container: {image}\n    {step}",
+    })
+    home = root / "gantry-home"
+    tools = [
+        Tool("docker run --rm", ["docker", "run", "--rm", image, "true"], root, dict(os.environ)),
+        gantry_tool("gantry, host job", args.gantry, repo, home, "host.yml"),
+        gantry_tool("gantry, container job", args.gantry, repo, home, "container.yml"),
+    ]
+    print(f"\n== container: one job in `{image}` ({args.runs} runs, {args.warmup} warm-up)", file=sys.stderr, flush=True)
+    other_load = measure(tools, args.runs, args.warmup, tmp, "container")
+    res = {"case": "container", "image": image, "other_load": other_load, "tools": {t.name: summary(t) for t in tools}}
+    t = res["tools"]
+    res["container_overhead_ms"] = t["gantry, container job"]["median_ms"] - t["gantry, host job"]["median_ms"]
+    res["ratio_to_docker_run"] = res["container_overhead_ms"] / t["docker run --rm"]["median_ms"]
+    return res
+
+
 def case_throughput(args, tmp: Path) -> dict:
     root = tmp / "throughput"
     root.mkdir()
@@ -507,6 +535,18 @@ def report(results: dict) -> str:
                     out.append(f"- {name}: × make {g['ratio_to_make']:.2f}"
                                + (f", × wrkflw {g['ratio_to_wrkflw']:.2f}" if "ratio_to_wrkflw" in g else "")
                                + f"; CPU per job beyond make's: {g['cpu_per_job_minus_make_ms']:.2f} ms")
+        elif c["case"] == "container":
+            out.append(f"### container job start (`{c['image']}`)")
+            out.append("")
+            out.append(f"(other processes used {c['other_load'] * 100:.0f}% of the machine's CPU during these runs)")
+            out.append("")
+            out.append("| command | median ms | min ms | max ms |")
+            out.append("|---|---:|---:|---:|")
+            for name, t in c["tools"].items():
+                out.append(f"| {name} | {fmt_ms(t['median_ms'])} | {fmt_ms(t['min_ms'])} | {fmt_ms(t['max_ms'])} |")
+            out.append("")
+            out.append(f"- container overhead (container job − host job): {fmt_ms(c['container_overhead_ms'])} ms, "
+                       f"× `docker run --rm`: {c['ratio_to_docker_run']:.2f}")
         else:
             out.append(f"### throughput: {c['bytes'] / 1e6:.0f} MB ({c['lines']} lines, {c['lines_with_secret']} "
                        f"with a secret), {c['secrets']} secrets")
@@ -561,7 +601,8 @@ def main() -> None:
     ap.add_argument("--size-mb", type=float, default=500, help="throughput case size in MB [%(default)s]")
     ap.add_argument("--secrets", type=int, default=100, help="secrets registered [%(default)s]")
     ap.add_argument("--secret-every", type=int, default=16, help="every Nth line carries a secret [%(default)s]")
-    ap.add_argument("--cases", default="one,par,chain,throughput", help="comma-separated [%(default)s]")
+    ap.add_argument("--cases", default="one,par,chain,throughput", help="comma-separated, also: container [%(default)s]")
+    ap.add_argument("--image", default="gantry-test/busybox:1", help="image of the container case [%(default)s]")
     ap.add_argument("--no-tmpfs", action="store_true",
                     help="skip the diagnostic extra gantry run with GANTRY_HOME on tmpfs (/dev/shm)")
     ap.add_argument("--json", help="also write all results (with every sample) to this file")
@@ -597,6 +638,8 @@ def main() -> None:
                 results["cases"].append(case_jobs(args, tmp, chain=True))
             elif case == "throughput":
                 results["cases"].append(case_throughput(args, tmp))
+            elif case == "container":
+                results["cases"].append(case_container(args, tmp))
             else:
                 raise SystemExit(f"bench: unknown case {case!r}")
     finally:

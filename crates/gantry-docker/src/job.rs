@@ -136,17 +136,21 @@ impl DockerJob {
 
     async fn start_containers(&mut self, spec: &JobSpec) -> Result<(), ExecError> {
         let docker = self.engine.docker().await?.clone();
+        // A network of its own only when there are services to reach by
+        // name: creating and removing one costs more than the container.
         let network = self.base.clone();
-        docker
-            .create_network(NetworkCreateRequest {
-                name: network.clone(),
-                driver: Some("bridge".into()),
-                labels: Some(cleanup::labels(&self.run_id, &self.job_name)),
-                ..Default::default()
-            })
-            .await
-            .map_err(api(format!("cannot create network `{network}`")))?;
-        self.network = Some(network.clone());
+        if !spec.services.is_empty() {
+            docker
+                .create_network(NetworkCreateRequest {
+                    name: network.clone(),
+                    driver: Some("bridge".into()),
+                    labels: Some(cleanup::labels(&self.run_id, &self.job_name)),
+                    ..Default::default()
+                })
+                .await
+                .map_err(api(format!("cannot create network `{network}`")))?;
+            self.network = Some(network.clone());
+        }
 
         for (name, service) in &spec.services {
             let what = format!("service `{name}`");
