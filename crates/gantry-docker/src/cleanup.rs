@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 use bollard::Docker;
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 
 /// The label every gantry object carries; its value is the owner.
@@ -58,6 +59,7 @@ pub(crate) fn labels(run_id: &str, job: &str) -> HashMap<String, String> {
 pub struct GcReport {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
+    pub volumes: Vec<String>,
     /// Objects whose owner still runs, left alone.
     pub kept: usize,
 }
@@ -73,8 +75,8 @@ pub enum GcScope {
     All,
 }
 
-/// Removes gantry's containers (with their anonymous volumes) and networks
-/// in `scope`.
+/// Removes gantry's containers (with their anonymous volumes), networks and
+/// named volumes in `scope`.
 pub async fn collect_garbage(docker: &Docker, scope: &GcScope) -> Result<GcReport, String> {
     let filter = match scope {
         GcScope::Owner(owner) => format!("{OWNER}={owner}"),
@@ -131,6 +133,31 @@ pub async fn collect_garbage(docker: &Docker, scope: &GcScope) -> Result<GcRepor
             Ok(()) => report.networks.push(n.name.unwrap_or(id)),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(format!("cannot remove network `{id}`: {e}")),
+        }
+    }
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| format!("cannot list volumes: {e}"))?;
+    for v in volumes.volumes.unwrap_or_default() {
+        if !wanted(Some(&v.labels)) {
+            report.kept += 1;
+            continue;
+        }
+        match docker
+            .remove_volume(
+                &v.name,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+        {
+            Ok(()) => report.volumes.push(v.name),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(format!("cannot remove volume `{}`: {e}", v.name)),
         }
     }
     Ok(report)

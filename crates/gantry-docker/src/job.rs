@@ -12,11 +12,11 @@ use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthStatusEnum, HostConfig, NetworkCreateRequest,
-    NetworkingConfig,
+    NetworkingConfig, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    WaitContainerOptionsBuilder,
+    RemoveVolumeOptions, WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use gantry_executor::{
@@ -58,6 +58,8 @@ pub(crate) struct DockerJob {
     services: Vec<ServiceInfo>,
     /// Every container made for the job, removed at its end.
     created: Mutex<Vec<String>>,
+    /// Named volumes the job created, removed after its containers.
+    volumes: Mutex<Vec<String>>,
     programs: Mutex<HashMap<String, bool>>,
     finished: AtomicBool,
 }
@@ -118,6 +120,7 @@ impl DockerJob {
             container: None,
             services: Vec::new(),
             created: Mutex::new(Vec::new()),
+            volumes: Mutex::new(Vec::new()),
             programs: Mutex::new(HashMap::new()),
             finished: AtomicBool::new(false),
         };
@@ -254,6 +257,11 @@ impl DockerJob {
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad)?;
         ensure_image(docker, &spec.image, spec.credentials.as_ref()).await?;
+        for volume in volumes.iter().chain(&run_options.volumes) {
+            if let options::VolumeSource::Named(name) = &volume.source {
+                self.ensure_volume(docker, name).await?;
+            }
+        }
 
         let mut aliases = vec![alias.to_string()];
         aliases.extend(run_options.network_aliases.iter().cloned());
@@ -296,6 +304,27 @@ impl DockerJob {
             .map_err(api(format!("cannot create {what}")))?;
         lock(&self.created).push(created.id.clone());
         Ok(created.id)
+    }
+
+    /// Creates a named volume the job refers to, unless it exists already
+    /// (then it is the user's and is left alone); gantry's own are labelled
+    /// and removed with the job.
+    async fn ensure_volume(&self, docker: &Docker, name: &str) -> Result<(), ExecError> {
+        match docker.inspect_volume(name).await {
+            Ok(_) => return Ok(()),
+            Err(e) if cleanup::is_not_found(&e) => {}
+            Err(e) => return Err(api(format!("cannot inspect volume `{name}`"))(e)),
+        }
+        docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(name.to_string()),
+                labels: Some(cleanup::labels(&self.run_id, &self.job_name)),
+                ..Default::default()
+            })
+            .await
+            .map_err(api(format!("cannot create volume `{name}`")))?;
+        lock(&self.volumes).push(name.to_string());
+        Ok(())
     }
 
     /// The engine's directories, mounted at the same paths.
@@ -606,20 +635,37 @@ impl DockerJob {
         Ok(exit)
     }
 
-    /// Removes every container of the job, then its network.
+    /// Removes every container of the job, then its network and volumes.
     async fn remove_all(&self) {
         let ids = std::mem::take(&mut *lock(&self.created));
-        if ids.is_empty() && self.network.is_none() {
-            return;
-        }
-        let Ok(docker) = self.docker().await else {
-            return;
-        };
-        let removals = ids.iter().map(|id| remove_container(&docker, id));
-        futures_util::future::join_all(removals).await;
-        if let Some(network) = &self.network {
-            let _ = docker.remove_network(network).await;
-        }
+        let volumes = std::mem::take(&mut *lock(&self.volumes));
+        remove_objects(&self.engine, ids, self.network.clone(), volumes).await;
+    }
+}
+
+/// Removes containers (with their anonymous volumes), then the network and
+/// the named volumes they used.
+async fn remove_objects(
+    engine: &Engine,
+    containers: Vec<String>,
+    network: Option<String>,
+    volumes: Vec<String>,
+) {
+    if containers.is_empty() && network.is_none() && volumes.is_empty() {
+        return;
+    }
+    let Ok(docker) = engine.docker().await else {
+        return;
+    };
+    let removals = containers.iter().map(|id| remove_container(docker, id));
+    futures_util::future::join_all(removals).await;
+    if let Some(network) = &network {
+        let _ = docker.remove_network(network).await;
+    }
+    for volume in &volumes {
+        let _ = docker
+            .remove_volume(volume, None::<RemoveVolumeOptions>)
+            .await;
     }
 }
 
@@ -825,23 +871,14 @@ impl Drop for DockerJob {
             return;
         }
         let ids = std::mem::take(&mut *lock(&self.created));
+        let volumes = std::mem::take(&mut *lock(&self.volumes));
         let network = self.network.take();
-        if ids.is_empty() && network.is_none() {
+        if ids.is_empty() && network.is_none() && volumes.is_empty() {
             return;
         }
         let engine = self.engine.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let Ok(docker) = engine.docker().await else {
-                    return;
-                };
-                for id in ids {
-                    let _ = remove_container(docker, &id).await;
-                }
-                if let Some(network) = network {
-                    let _ = docker.remove_network(&network).await;
-                }
-            });
+            handle.spawn(async move { remove_objects(&engine, ids, network, volumes).await });
         }
     }
 }

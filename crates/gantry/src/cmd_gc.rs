@@ -1,4 +1,4 @@
-//! `gantry gc`: remove the Docker containers and networks that runs which
+//! `gantry gc`: remove the Docker containers, networks and volumes that runs which
 //! died (crash, `kill -9`) left behind. Runs that end normally remove their
 //! own.
 
@@ -28,10 +28,14 @@ pub fn run(args: GcArgs) -> Result<ExitCode, UserError> {
     for n in &report.networks {
         println!("removed network {n}");
     }
+    for v in &report.volumes {
+        println!("removed volume {v}");
+    }
     println!(
-        "{} container(s) and {} network(s) removed{}",
+        "{} container(s), {} network(s) and {} volume(s) removed{}",
         report.containers.len(),
         report.networks.len(),
+        report.volumes.len(),
         if report.kept > 0 {
             format!(
                 "; {} object(s) of running gantry processes kept (use --all to remove them too)",

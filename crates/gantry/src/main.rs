@@ -41,7 +41,7 @@ enum Command {
     Validate(ValidateArgs),
     /// Show the stored logs of earlier local runs
     Logs(LogsArgs),
-    /// Remove Docker containers and networks left behind by runs that died
+    /// Remove Docker containers, networks and volumes left behind by runs that died
     Gc(GcArgs),
 }
 

@@ -51,8 +51,8 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Containers and networks whose `org.gantry.job` label starts with the
-/// job keys given (each test uses job ids of its own).
+/// Containers, networks and volumes labelled with one of the job keys
+/// given (each test uses job ids of its own).
 fn leftovers(jobs: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
     for job in jobs {
@@ -90,10 +90,14 @@ jobs:
       image: @BB@
       env:
         GREETING: hello
+      volumes:
+        - shared_TAG:/shared
     services:
       web:
         image: @HTTPD@
         options: --health-cmd "wget -q -O /dev/null http://127.0.0.1/" --health-interval 1s
+        volumes:
+          - shared_TAG:/www/shared
     steps:
       - id: s
         run: |
@@ -106,6 +110,9 @@ jobs:
           echo "has-id=${{ job.container.id != '' }}"
           # the service answers by its name on the job's network
           wget -q -O - http://web/ | sed 's/^/web-says-/'
+          # a named volume shared by the job and its service
+          echo from-the-job > /shared/note.txt
+          wget -q -O - http://web/shared/note.txt | sed 's/^/volume-says-/'
   host_TAG:
     runs-on: ubuntu-latest
     services:
@@ -139,6 +146,7 @@ jobs:
         "output=42",
         "has-id=true",
         "web-says-served",
+        "volume-says-from-the-job",
     ] {
         assert!(inside.contains(needle), "{needle} in:\n{inside}");
     }
@@ -350,9 +358,21 @@ fn gc_removes_what_a_dead_run_left_and_keeps_what_a_live_one_owns() {
             "true",
         ]);
     }
+    let dead_volume = format!("gantry-test-gc-volume-{tag}");
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        "org.gantry.owner=4194304999-1",
+        "--label",
+        &format!("org.gantry.job={job}"),
+        &dead_volume,
+    ]);
     let repo = Repo::empty();
     let out = repo.gantry(&["gc"]);
-    out.code(0).has(&format!("removed container {dead}"));
+    out.code(0)
+        .has(&format!("removed container {dead}"))
+        .has(&format!("removed volume {dead_volume}"));
     assert_eq!(leftovers(&[&job]), vec![format!("container {live}")]);
     // `gc --all` would also remove the containers of the other tests that
     // run at the same time, so it is not run here; the live one goes by hand.
