@@ -244,13 +244,12 @@ pub(crate) async fn run_instance(
             Ok(value) => {
                 let labels = labels(&value);
                 for label in &labels {
-                    match shared.config.runners.get(label) {
-                        Some(crate::run::Runner::Image(image)) => label_image = Some(image.clone()),
+                    match crate::run::runner_for(label, &shared.config.runners) {
+                        Some(crate::run::Runner::Image(image)) => label_image = Some(image),
                         Some(crate::run::Runner::Host) => {}
-                        None if host_label(label) => {}
-                        None => {
+                        None if crate::run::other_os_label(label) => {
                             let reason = format!(
-                                "no runner for `runs-on: {label}` on this machine: Linux labels (`ubuntu-latest`, `linux`, `self-hosted`) run on the host; map others in `.gantry/runners.yml` (`{label}: host` or `{label}: IMAGE`)"
+                                "no runner for `runs-on: {label}` on this machine (Gantry runs Linux jobs; map the label in `.gantry/runners.yml` to run it here anyway)"
                             );
                             shared.emit(RunEvent::JobSkipped {
                                 job: inst.key.clone(),
@@ -262,6 +261,15 @@ pub(crate) async fn run_instance(
                                 outputs: IndexMap::new(),
                                 continue_on_error: false,
                             };
+                        }
+                        None => {
+                            return fail_early(
+                                ctx,
+                                inst,
+                                format!(
+                                    "no runner for `runs-on: {label}`: map it in `.gantry/runners.yml` (`{label}: host` or `{label}: IMAGE`) or pass `--runner {label}=host`; Linux labels (`ubuntu-latest`, `linux`, `self-hosted`) run on the host"
+                                ),
+                            );
                         }
                     }
                 }

@@ -15,4 +15,4 @@ pub use event::{
     Annotation, AnnotationLevel, EventReceiver, EventSender, JobKey, Outcome, RunEvent, channel,
 };
 pub use job::host_label;
-pub use run::{GitInfo, JobSummary, RunConfig, RunResult, Runner, run};
+pub use run::{GitInfo, JobSummary, RunConfig, RunResult, Runner, other_os_label, run, runner_for};

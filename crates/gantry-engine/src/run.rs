@@ -49,6 +49,26 @@ pub enum Runner {
     Image(String),
 }
 
+/// Where a job with this `runs-on` label runs: the label's entry in
+/// `runners`, else the host for Linux labels (`ubuntu-*`, `linux`,
+/// `self-hosted`, …). `None` for a label with no runner here; see
+/// [`other_os_label`] for which of those are skipped rather than errors.
+pub fn runner_for(label: &str, runners: &IndexMap<String, Runner>) -> Option<Runner> {
+    match runners.get(label) {
+        Some(runner) => Some(runner.clone()),
+        None if crate::job::host_label(label) => Some(Runner::Host),
+        None => None,
+    }
+}
+
+/// A label for another operating system (`windows-*`, `macos-*`): a job
+/// for it is skipped on this Linux machine, like a job for a runner that is
+/// not there; any other label without a runner is an error.
+pub fn other_os_label(label: &str) -> bool {
+    let l = label.to_ascii_lowercase();
+    l.starts_with("windows") || l.starts_with("macos") || l == "macos" || l == "osx"
+}
+
 /// Everything a run needs from outside.
 pub struct RunConfig {
     pub executor: Arc<dyn Executor>,

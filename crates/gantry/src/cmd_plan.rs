@@ -5,8 +5,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anstyle::{AnsiColor, Style};
+use gantry_engine::Runner;
 use gantry_expr::MapContext;
 use gantry_plan::{JobPlan, MatrixPlan, WorkflowPlan};
+use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use crate::cmd_run::{Prepared, prepare};
@@ -15,6 +17,7 @@ use crate::{EventArgs, UserError};
 pub fn run(dir: &Path, args: EventArgs) -> Result<ExitCode, UserError> {
     let prepared = prepare(dir, &args, &[])?;
     let ctx = static_context(&prepared);
+    let runners = crate::cmd_run::runner_map(&prepared.root, &[])?;
     if args.json {
         let workflows: Vec<Value> = prepared
             .plan
@@ -62,7 +65,7 @@ pub fn run(dir: &Path, args: EventArgs) -> Result<ExitCode, UserError> {
             w.name,
             file_suffix(&w.name, &w.file)
         ));
-        tree(&mut out, w, &ctx, "  ");
+        tree(&mut out, w, &ctx, &runners, "  ");
     }
     for s in &prepared.plan.skipped {
         out.push_str(&format!(
@@ -152,7 +155,13 @@ fn ctx_with_inputs(ctx: &MapContext, w: &WorkflowPlan) -> MapContext {
     ctx.clone().with("inputs", Value::Object(w.inputs.clone()))
 }
 
-fn tree(out: &mut String, w: &WorkflowPlan, ctx: &MapContext, indent: &str) {
+fn tree(
+    out: &mut String,
+    w: &WorkflowPlan,
+    ctx: &MapContext,
+    runners: &IndexMap<String, Runner>,
+    indent: &str,
+) {
     let dim = Style::new().dimmed();
     let bold = Style::new().bold();
     let n = w.jobs.len();
@@ -181,11 +190,19 @@ fn tree(out: &mut String, w: &WorkflowPlan, ctx: &MapContext, indent: &str) {
         if let Some(runs_on) = &job.job.runs_on
             && let Value::String(label) = &runs_on.value
             && !label.contains("${{")
-            && !gantry_engine::host_label(label)
         {
-            line.push_str(&format!(
-                " {dim}— skipped: no runner for `{label}` here{dim:#}"
-            ));
+            match gantry_engine::runner_for(label, runners) {
+                Some(Runner::Host) => {}
+                Some(Runner::Image(image)) => {
+                    line.push_str(&format!(" {dim}(runs in `{image}`){dim:#}"));
+                }
+                None if gantry_engine::other_os_label(label) => line.push_str(&format!(
+                    " {dim}— skipped: no runner for `{label}` here{dim:#}"
+                )),
+                None => line.push_str(&format!(
+                    " — error: no runner for `{label}` (map it in .gantry/runners.yml)"
+                )),
+            }
         }
         if job.job.container.is_some() || !job.job.services.is_empty() {
             line.push_str(&format!(" {dim}(needs Docker){dim:#}"));
@@ -214,7 +231,7 @@ fn tree(out: &mut String, w: &WorkflowPlan, ctx: &MapContext, indent: &str) {
                 called.name,
                 file_suffix(&called.name, &called.file)
             ));
-            tree(out, called, ctx, &child_indent);
+            tree(out, called, ctx, runners, &child_indent);
         }
     }
 }

@@ -151,7 +151,7 @@ pub fn prepare(
 
 /// `runs-on` labels → runners: `.gantry/runners.yml` (`LABEL: host` or
 /// `LABEL: IMAGE` lines), then `--runner LABEL=…` flags.
-fn runner_map(
+pub(crate) fn runner_map(
     root: &Path,
     flags: &[String],
 ) -> Result<IndexMap<String, gantry_engine::Runner>, UserError> {

@@ -654,3 +654,29 @@ jobs:
     out.has("timeout-minutes");
     assert_eq!(leftovers(&[&key]), Vec::<String>::new());
 }
+
+#[test]
+fn a_runs_on_label_mapped_to_an_image_runs_the_job_in_it() {
+    let tag = marker("label");
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  boxed_TAG:
+    runs-on: tiny
+    steps:
+      - run: echo "bash=${BASH_VERSION:-none} in-container=${{ job.container.id != '' }}"
+"#
+        .replace("TAG", &tag),
+    );
+    let out = repo.run_json(&["--runner", &format!("tiny={BUSYBOX}")]);
+    out.code(0);
+    let key = format!("boxed_{tag}");
+    assert!(
+        out.text(&key).contains("bash=none in-container=true"),
+        "{}",
+        out.text(&key)
+    );
+    assert_eq!(leftovers(&[&key]), Vec::<String>::new());
+}

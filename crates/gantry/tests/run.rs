@@ -2133,3 +2133,56 @@ jobs:
     let json = repo.run_json(&[]);
     json.code(2).has("did you mean `needs`?");
 }
+
+#[test]
+fn runs_on_labels_map_to_runners_and_an_unknown_label_is_an_error() {
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        r#"
+on: push
+jobs:
+  gpu:
+    runs-on: [self-hosted, gpu]
+    steps:
+      - run: echo on-gpu
+  mac:
+    runs-on: macos-latest
+    steps:
+      - run: echo never
+  mystery:
+    runs-on: build-farm
+    steps:
+      - run: echo never
+"#,
+    );
+    repo.write(
+        ".gantry/runners.yml",
+        "# labels of this machine\ngpu: host\n",
+    );
+    repo.commit("runners");
+    let out = repo.run_json(&[]);
+    out.code(1);
+    assert_eq!(out.result("gpu"), "success");
+    assert!(out.text("gpu").contains("on-gpu"));
+    assert!(out.skip_reason("mac").contains("macos-latest"), "{out:?}");
+    assert_eq!(out.result("mystery"), "failure");
+    let errors = out.annotations("error").join("\n");
+    assert!(
+        errors.contains("no runner for `runs-on: build-farm`")
+            && errors.contains(".gantry/runners.yml")
+            && errors.contains("--runner build-farm=host"),
+        "{errors}"
+    );
+    // A flag maps it too; `plan` shows the same decisions.
+    repo.run_json(&["--runner", "build-farm=host"]).code(0);
+    repo.gantry(&["plan"])
+        .code(0)
+        .has("mac — skipped: no runner for `macos-latest` here")
+        .has("error: no runner for `build-farm`");
+    repo.write(".gantry/runners.yml", "gpu: [not, a, string]\n");
+    repo.commit("bad runners");
+    repo.gantry(&["run"])
+        .code(2)
+        .has(".gantry/runners.yml")
+        .has("`LABEL: host` or `LABEL: IMAGE`");
+}
