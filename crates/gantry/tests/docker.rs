@@ -680,3 +680,37 @@ jobs:
     );
     assert_eq!(leftovers(&[&key]), Vec::<String>::new());
 }
+
+#[test]
+fn a_failed_job_shows_its_services_logs() {
+    let tag = marker("logs");
+    let repo = Repo::with_workflow(
+        "ci.yml",
+        &r#"
+on: push
+jobs:
+  failing_TAG:
+    runs-on: ubuntu-latest
+    services:
+      db:
+        image: @PG@
+        env:
+          POSTGRES_PASSWORD: pw
+        options: --health-cmd "pg_isready -U postgres" --health-interval 1s --health-retries 30
+    steps:
+      - run: exit 3
+"#
+        .replace("TAG", &tag)
+        .replace("@PG@", POSTGRES),
+    );
+    let out = repo.run_json(&[]);
+    out.code(1);
+    let key = format!("failing_{tag}");
+    let text = out.text(&key);
+    assert!(
+        text.contains("--- log of service `db` (last lines) ---"),
+        "{text}"
+    );
+    assert!(text.contains("ready to accept connections"), "{text}");
+    assert_eq!(leftovers(&[&key]), Vec::<String>::new());
+}
