@@ -1,8 +1,11 @@
-//! The engine's own cost per job, with no process started: runs a workflow
-//! of N independent one-step jobs over the fake executor and prints the wall
-//! and CPU time per job. A diagnostic for `scripts/bench` findings (see
-//! BENCHMARKS.md), not a test: `cargo run --release -p gantry-engine
-//! --example engine_overhead -- 500`.
+//! The engine's own cost per job: runs a workflow of N independent one-step
+//! (`run: "true"`) jobs over the fake executor (no process started), or with
+//! `--host` over the host executor (bash really runs), and prints the wall
+//! time and this process's own CPU per job (children excluded). No renderer,
+//! no store: together with `gantry run` it splits the cost between engine,
+//! executor and command line. A diagnostic for `scripts/bench` findings
+//! (see BENCHMARKS.md), not a test:
+//! `cargo run --release -p gantry-engine --example engine_overhead -- 500 [--host]`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,10 +29,9 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
-    let jobs: usize = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(500);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let host = args.iter().any(|a| a == "--host");
+    let jobs: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(500);
     let mut yaml = String::from("on: push\njobs:\n");
     for i in 0..jobs {
         yaml.push_str(&format!(
@@ -57,7 +59,11 @@ fn main() {
     let scratch =
         std::path::Path::new("/dev/shm").join(format!("gantry-overhead-{}", std::process::id()));
     let config = Arc::new(RunConfig {
-        executor: Arc::new(FakeExecutor::new()),
+        executor: if host {
+            Arc::new(gantry_executor::HostExecutor::new())
+        } else {
+            Arc::new(FakeExecutor::new())
+        },
         runners: Default::default(),
         repo_dir: dir.clone(),
         run_dir: dir.join("run"),
@@ -104,7 +110,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&scratch);
     println!(
-        "{jobs} jobs ({}): {:.1} ms wall, {:.3} ms/job; CPU {:.0} ms, {:.3} ms/job",
+        "{jobs} jobs on the {} executor ({}): {:.1} ms wall, {:.3} ms/job; own CPU {:.0} ms, {:.3} ms/job",
+        if host { "host" } else { "fake" },
         result.result.as_str(),
         wall * 1e3,
         wall * 1e3 / jobs as f64,
