@@ -112,10 +112,12 @@ const LOG_FORMAT: &str = "--format=%H%x00%P%x00%an%x00%ae%x00%cI%x00%B";
 
 /// Builds the event for a local run.
 pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
-    // Round 1: everything that depends on nothing else.
+    // Round 1: everything that depends on nothing else. Each command is a
+    // process start (~1.5 ms of CPU), so facts share commands: the current
+    // branch is the `%(HEAD)` mark of `for-each-ref`, and for a push of the
+    // current branch HEAD's sha comes with the `log` of its commit.
+    let head_log_first = req.git_ref.is_none() && !req.tag;
     let mut round1 = vec![
-        args(&["rev-parse", "--verify", "-q", "HEAD"]),
-        args(&["symbolic-ref", "-q", "--short", "HEAD"]),
         args(&[
             "config",
             "--get-regexp",
@@ -124,11 +126,15 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
         args(&["status", "--porcelain", "--untracked-files=no"]),
         args(&[
             "for-each-ref",
-            "--format=%(refname) %(symref)",
+            "--format=%(refname) %(symref) %(HEAD)",
             "refs/remotes/origin/HEAD",
-            "refs/heads/main",
-            "refs/heads/master",
+            "refs/heads",
         ]),
+        if head_log_first {
+            args(&["log", "-1", LOG_FORMAT, "HEAD"])
+        } else {
+            args(&["rev-parse", "--verify", "-q", "HEAD"])
+        },
     ];
     if let Some(r) = req.git_ref.filter(|r| !r.starts_with("refs/")) {
         round1.push(args(&[
@@ -140,24 +146,26 @@ pub fn event(root: &Path, req: &EventRequest<'_>) -> Result<RepoEvent, String> {
     } else if req.tag && req.git_ref.is_none() {
         round1.push(args(&["describe", "--tags", "--exact-match", "HEAD"]));
     }
-    // A push of the current branch needs no second round: read HEAD's facts now.
-    let head_log_first = req.git_ref.is_none() && !req.tag;
-    if head_log_first {
-        round1.push(args(&["log", "-1", LOG_FORMAT, "HEAD"]));
-    }
     let mut r1 = git_all(root, &round1).into_iter();
-    let head = r1.next().and_then(Result::ok).filter(|h| !h.is_empty()).ok_or_else(|| {
-        "the repository has no commits yet: commit your workflow first (`git add -A && git commit -m init`)".to_string()
-    })?;
-    let branch = r1.next().and_then(Result::ok).filter(|b| !b.is_empty());
     let config = r1.next().and_then(Result::ok).unwrap_or_default();
     let dirty = r1
         .next()
         .and_then(Result::ok)
         .is_some_and(|s| !s.is_empty());
     let refs = r1.next().and_then(Result::ok).unwrap_or_default();
+    let head_or_log = r1.next().and_then(Result::ok).filter(|h| !h.is_empty());
+    let no_commits = || {
+        "the repository has no commits yet: commit your workflow first (`git add -A && git commit -m init`)".to_string()
+    };
+    let (head, early_log) = if head_log_first {
+        let log = head_or_log.ok_or_else(no_commits)?;
+        let sha = log.split('\0').next().unwrap_or_default().to_string();
+        (sha, Some(Ok::<String, String>(log)))
+    } else {
+        (head_or_log.ok_or_else(no_commits)?, None)
+    };
+    let branch = current_branch(&refs);
     let extra = if head_log_first { None } else { r1.next() };
-    let early_log = if head_log_first { r1.next() } else { None };
 
     let full_ref = match req.git_ref {
         Some(r) if r.starts_with("refs/") => r.to_string(),
@@ -371,10 +379,21 @@ fn repository_name(root: &Path, remote_url: Option<&str>) -> String {
 /// The default branch: what `origin/HEAD` points at, else `main` or
 /// `master` if one exists, else the current branch.
 /// `refs` is `for-each-ref --format='%(refname) %(symref)'` output.
+/// The branch `HEAD` is on: the `for-each-ref` line marked `*` by `%(HEAD)`
+/// (none when HEAD is detached).
+fn current_branch(refs: &str) -> Option<String> {
+    refs.lines()
+        .filter(|l| l.ends_with(" *"))
+        .find_map(|l| l.split(' ').next()?.strip_prefix("refs/heads/"))
+        .map(str::to_string)
+}
+
 fn default_branch(refs: &str, current: Option<&str>) -> String {
     let mut names = Vec::new();
     for line in refs.lines() {
-        let (name, symref) = line.split_once(' ').unwrap_or((line, ""));
+        let mut fields = line.split(' ');
+        let name = fields.next().unwrap_or_default();
+        let symref = fields.next().unwrap_or_default();
         if name == "refs/remotes/origin/HEAD" {
             if let Some(b) = symref.strip_prefix("refs/remotes/origin/") {
                 return b.to_string();
@@ -408,6 +427,11 @@ mod tests {
             "master"
         );
         assert_eq!(default_branch("", Some("dev")), "dev");
+        // `%(HEAD)` marks the current branch with a third field.
+        let refs = "refs/remotes/origin/HEAD refs/remotes/origin/main  \nrefs/heads/feature/x  *\nrefs/heads/main   \n";
+        assert_eq!(default_branch(refs, Some("feature/x")), "main");
+        assert_eq!(current_branch(refs).as_deref(), Some("feature/x"));
+        assert_eq!(current_branch("refs/heads/main   \n"), None);
     }
 
     #[test]
