@@ -246,8 +246,17 @@ jobs:
         with:
           who: docker
       - run: echo "said=${{ steps.greet.outputs.said }}"
+      - uses: ./echoer
+        with:
+          word: prebuilt
 "#
         .replace("TAG", &tag),
+    );
+    repo.write(
+        "echoer/action.yml",
+        &format!(
+            "name: Echoer\ninputs:\n  word:\n    required: true\nruns:\n  using: docker\n  image: docker://{BUSYBOX}\n  entrypoint: sh\n  args:\n    - -c\n    - echo \"image action says $INPUT_WORD\"\n"
+        ),
     );
     repo.write(
         "greeter/action.yml",
@@ -267,6 +276,7 @@ jobs:
     let text = out.text(&format!("act_{tag}"));
     assert!(text.contains("hello docker (input docker)"), "{text}");
     assert!(text.contains("said=hello docker"), "{text}");
+    assert!(text.contains("image action says prebuilt"), "{text}");
 }
 
 #[test]
