@@ -98,7 +98,7 @@ impl StepSink {
             lane: 0,
             masker,
             commands: CommandProcessor::new(),
-            pending: Vec::with_capacity(FLUSH_AT * 2),
+            pending: Vec::new(),
             echo: false,
             debug,
             allow_unsecure: false,
@@ -167,6 +167,10 @@ impl StepSink {
     }
 
     fn text(&mut self, bytes: &[u8]) {
+        // Sized to what arrives: most steps print little, and a buffer made
+        // ahead for every step (or after every send) costs more than the
+        // output (a 128 KiB allocation is an mmap and page faults).
+        self.pending.reserve(bytes.len());
         self.lanes[self.lane].stream.push(bytes, &mut self.pending);
         if self.pending.len() >= FLUSH_AT {
             self.send_pending();
@@ -175,7 +179,7 @@ impl StepSink {
 
     fn send_pending(&mut self) {
         if !self.pending.is_empty() {
-            let text = std::mem::replace(&mut self.pending, Vec::with_capacity(FLUSH_AT * 2));
+            let text = std::mem::take(&mut self.pending);
             self.events.send(RunEvent::Output {
                 job: self.job.clone(),
                 text,
