@@ -364,15 +364,11 @@ impl Renderer {
         let prefix = self.prefix(job);
         let fold = self.fold;
         let view = self.view(job);
+        let indent = "  ".repeat(view.depth + 1);
+        let mut partial = std::mem::take(&mut view.partial);
         if fold && view.depth > 0 {
             // Keep the lines for a failure report instead of printing them.
-            let indent = "  ".repeat(view.depth + 1);
-            let mut data = std::mem::take(&mut view.partial);
-            data.extend_from_slice(text);
-            let mut start = 0;
-            while let Some(i) = memchr_newline(&data[start..]) {
-                let line = &data[start..start + i];
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
+            for_each_line(&mut partial, text, |line| {
                 if view.hidden.len() > MAX_HIDDEN {
                     let cut = memchr_newline(&view.hidden[MAX_HIDDEN / 2..])
                         .map_or(view.hidden.len(), |i| MAX_HIDDEN / 2 + i + 1);
@@ -385,31 +381,19 @@ impl Renderer {
                 view.hidden.extend_from_slice(line);
                 view.hidden.push(b'\n');
                 view.hidden_lines += 1;
-                start += i + 1;
-            }
-            view.partial = data[start..].to_vec();
+            });
+            view.partial = partial;
             return;
         }
-        let indent = "  ".repeat(view.depth + 1);
-        let mut data = std::mem::take(&mut view.partial);
-        data.extend_from_slice(text);
-        let mut start = 0;
-        let mut lines = Vec::new();
-        while let Some(i) = memchr_newline(&data[start..]) {
-            lines.push(start..start + i);
-            start += i + 1;
-        }
-        for range in lines {
-            let line = &data[range];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let _ = self.out.write_all(prefix.as_bytes());
-            let _ = self.out.write_all(b" ");
-            let _ = self.out.write_all(indent.as_bytes());
-            let _ = self.out.write_all(line);
-            let _ = self.out.write_all(b"\n");
-        }
-        let rest = data[start..].to_vec();
-        self.view(job).partial = rest;
+        let out = &mut self.out;
+        for_each_line(&mut partial, text, |line| {
+            let _ = out.write_all(prefix.as_bytes());
+            let _ = out.write_all(b" ");
+            let _ = out.write_all(indent.as_bytes());
+            let _ = out.write_all(line);
+            let _ = out.write_all(b"\n");
+        });
+        self.view(job).partial = partial;
     }
 
     fn flush_partial(&mut self, job: &str) {
@@ -542,6 +526,33 @@ impl Renderer {
     }
 }
 
+/// Calls `f` with every complete line (without `\n` and a trailing `\r`) of
+/// `partial` followed by `text`, and leaves the unfinished rest in
+/// `partial`. `text` is not copied except for that rest.
+fn for_each_line(partial: &mut Vec<u8>, mut text: &[u8], mut f: impl FnMut(&[u8])) {
+    let strip = |line: &[u8]| -> usize { line.len() - usize::from(line.ends_with(b"\r")) };
+    if !partial.is_empty() {
+        match memchr_newline(text) {
+            Some(i) => {
+                partial.extend_from_slice(&text[..i]);
+                f(&partial[..strip(partial)]);
+                partial.clear();
+                text = &text[i + 1..];
+            }
+            None => {
+                partial.extend_from_slice(text);
+                return;
+            }
+        }
+    }
+    while let Some(i) = memchr_newline(text) {
+        let line = &text[..i];
+        f(&line[..strip(line)]);
+        text = &text[i + 1..];
+    }
+    partial.extend_from_slice(text);
+}
+
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', bytes)
 }
@@ -636,5 +647,34 @@ pub fn event_json(event: &RunEvent) -> Value {
             json!({"type": "summary", "job": job, "markdown": markdown})
         }
         RunEvent::Warning { message } => json!({"type": "warning", "message": message}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_each_line;
+
+    #[test]
+    fn lines_are_split_across_chunks_without_losing_a_byte() {
+        // (chunks, lines seen, what is left unfinished)
+        let cases: &[(&[&str], &[&str], &str)] = &[
+            (&["a\nb\n"], &["a", "b"], ""),
+            (&["ab", "c\nd"], &["abc"], "d"),
+            (&["x\r", "\ny\r\n"], &["x", "y"], ""),
+            (&["", "\n", "\n\n"], &["", "", ""], ""),
+            (&["no newline", " at all"], &[], "no newline at all"),
+            (&["a\r\rb\n"], &["a\r\rb"], ""),
+        ];
+        for (chunks, lines, rest) in cases {
+            let mut partial = Vec::new();
+            let mut seen = Vec::new();
+            for chunk in *chunks {
+                for_each_line(&mut partial, chunk.as_bytes(), |line| {
+                    seen.push(String::from_utf8_lossy(line).into_owned())
+                });
+            }
+            assert_eq!(&seen, lines, "{chunks:?}");
+            assert_eq!(String::from_utf8_lossy(&partial), *rest, "{chunks:?}");
+        }
     }
 }
