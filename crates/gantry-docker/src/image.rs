@@ -123,6 +123,18 @@ pub(crate) async fn build(
     request: &BuildRequest,
     sink: &mut dyn OutputSink,
 ) -> Result<BuildResult, ExecError> {
+    // The engine's builder reuses the layers of `cache-from` images only
+    // when they are on this machine: fetch the missing ones (a first build
+    // has none to fetch, which is fine).
+    for image in &request.cache_from {
+        if docker.inspect_image(image).await.is_err() {
+            let note = match ensure_image(docker, image, None).await {
+                Ok(()) => format!("cache-from: pulled {image}\n"),
+                Err(_) => format!("cache-from: {image} is not available; building without it\n"),
+            };
+            sink.output(Stream::Stdout, note.as_bytes());
+        }
+    }
     let context = request.context.clone();
     let archive = tokio::task::spawn_blocking(move || context_tar(&context))
         .await

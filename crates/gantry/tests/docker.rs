@@ -481,6 +481,7 @@ jobs:
     outputs:
       digest: ${{ steps.push.outputs.digest }}
       first: ${{ steps.push.outputs.metadata }}
+      tags: ${{ steps.meta.outputs.tags }}
     steps:
       - uses: actions/checkout@v4
       - uses: docker/setup-buildx-action@v3
@@ -519,8 +520,27 @@ jobs:
           echo "first-cached=${{ fromJSON(steps.push.outputs.metadata)['gantry.cached-steps'] }}"
           echo "again-cached=${{ fromJSON(steps.again.outputs.metadata)['gantry.cached-steps'] }}"
           echo "again-total=${{ fromJSON(steps.again.outputs.metadata)['gantry.total-steps'] }}"
-  pull:
+  rebuild:
     needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      # No local copy of the image any more: only the registry has its layers.
+      - env:
+          TAGS: ${{ needs.build.outputs.tags }}
+        run: |
+          for t in $TAGS IMAGE:again; do docker image rm -f "$t" >/dev/null; done
+      - id: again
+        uses: docker/build-push-action@v6
+        with:
+          context: app
+          target: final
+          build-args: MARK=TAG
+          cache-from: type=registry,ref=IMAGE:main
+          tags: IMAGE:rebuilt
+      - run: echo "rebuilt-cached=${{ fromJSON(steps.again.outputs.metadata)['gantry.cached-steps'] }}"
+  pull:
+    needs: [build, rebuild]
     runs-on: ubuntu-latest
     steps:
       - run: |
@@ -556,16 +576,31 @@ jobs:
     assert!(number("first-cached") < number("again-total"), "{build}");
     assert!(number("again-cached") >= 3, "{build}");
     assert!(!build.contains("not-a-real-password"), "{build}");
+    // The rebuild found its layers through `cache-from` in the registry.
+    let rebuild = out.text("rebuild");
+    assert!(rebuild.contains("cache-from: pulled"), "{rebuild}");
+    let rebuilt_cached: usize = rebuild
+        .lines()
+        .find_map(|l| l.strip_prefix("rebuilt-cached="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no rebuilt-cached in {rebuild}"));
+    assert!(rebuilt_cached >= 3, "{rebuild}");
     let pull = out.text("pull");
     assert!(pull.contains(&format!("built for {tag}")), "{pull}");
     // The pushed tags are in the registry too.
     let reference = format!("{image}:main");
-    docker(&["image", "rm", "-f", &reference]);
+    let _ = Command::new("docker")
+        .args(["image", "rm", "-f", &reference])
+        .output();
     docker(&["pull", "-q", &reference]);
     docker(&["image", "rm", "-f", &reference]);
     // Leave no images of this test behind.
     let sha_tag = format!("{image}:sha-{}", &repo.head()[..7]);
-    for reference in [format!("{image}:again"), sha_tag] {
+    for reference in [
+        format!("{image}:again"),
+        format!("{image}:rebuilt"),
+        sha_tag,
+    ] {
         let _ = Command::new("docker")
             .args(["image", "rm", "-f", &reference])
             .output();
