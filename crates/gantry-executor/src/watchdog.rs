@@ -1,11 +1,14 @@
 //! The watchdog: a small child process that kills the process groups of
 //! running steps when gantry itself dies, however it dies (even `kill -9`).
 //!
-//! Gantry tells the watchdog, over a pipe, which process groups it started
-//! (`watch`) and which it has dealt with (`release`). The watchdog holds the
-//! only read end; gantry holds the only write end (close-on-exec, so no step
-//! inherits it). When gantry exits for any reason the kernel closes the write
-//! end, the watchdog reads end-of-file, SIGKILLs every group still watched —
+//! Gantry writes the process groups it starts (`watch`) into a table of
+//! memory shared with the watchdog, and clears them when it has dealt with
+//! them (`release`): a store, with no system call and no wake-up of the
+//! watchdog per step. Should the table ever be full, the group goes over the
+//! pipe instead. The watchdog holds the pipe's only read end; gantry holds the
+//! only write end (close-on-exec, so no step inherits it). When gantry exits
+//! for any reason the kernel closes the write end, the watchdog reads
+//! end-of-file, SIGKILLs every group still in the table or sent to it —
 //! background processes and grandchildren included, unlike `PR_SET_PDEATHSIG`,
 //! which only reaches the direct child — and exits.
 //!
@@ -26,7 +29,9 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::num::NonZeroUsize;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use nix::fcntl::OFlag;
@@ -40,9 +45,67 @@ const RELEASE: u8 = b'-';
 const ARM: u8 = b'A';
 const DISARM: u8 = b'D';
 
+/// Slots of the shared table of process groups (one page).
+const SLOTS: usize = 1024;
+
+/// The table of watched process groups, in memory mapped shared before the
+/// fork, so that gantry's stores are what the watchdog reads (0 = free).
+/// It is never unmapped: both processes use it until they exit.
+#[derive(Debug, Clone, Copy)]
+struct Table(&'static [AtomicI32]);
+
+impl Table {
+    #[allow(unsafe_code)]
+    fn map() -> io::Result<Table> {
+        use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
+        let len = NonZeroUsize::new(SLOTS * size_of::<AtomicI32>()).expect("non-zero");
+        // SAFETY: a fresh anonymous mapping, zero-filled by the kernel, aligned
+        // to a page, of exactly SLOTS i32s; AtomicI32 has i32's layout, and the
+        // mapping lives as long as the process (it is never unmapped), so the
+        // 'static slice stays valid.
+        unsafe {
+            let ptr = mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+            .map_err(io::Error::from)?;
+            Ok(Table(std::slice::from_raw_parts(
+                ptr.as_ptr().cast::<AtomicI32>(),
+                SLOTS,
+            )))
+        }
+    }
+
+    /// Puts the group in a free slot; false when the table is full.
+    fn insert(&self, pgid: i32) -> bool {
+        self.0.iter().any(|slot| {
+            slot.compare_exchange(0, pgid, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        })
+    }
+
+    /// Frees the group's slot; false when it is not in the table.
+    fn remove(&self, pgid: i32) -> bool {
+        self.0.iter().any(|slot| {
+            slot.compare_exchange(pgid, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        })
+    }
+
+    fn groups(&self) -> impl Iterator<Item = i32> + '_ {
+        self.0
+            .iter()
+            .map(|slot| slot.load(Ordering::Acquire))
+            .filter(|&g| g != 0)
+    }
+}
+
 /// The parent's handle on the watchdog process.
 #[derive(Debug)]
 pub struct Watchdog {
+    table: Table,
     pipe: Mutex<File>,
     pid: Pid,
     armed: std::sync::atomic::AtomicBool,
@@ -62,6 +125,7 @@ impl Watchdog {
                 "the watchdog must be started while the process has one thread, not {threads}"
             )));
         }
+        let table = Table::map()?;
         let (read, write) = pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)?;
         // SAFETY: the process has exactly one thread (checked above), so the
         // child is an exact copy with no lock held by a vanished thread; it
@@ -69,11 +133,12 @@ impl Watchdog {
         match unsafe { fork() }.map_err(io::Error::from)? {
             ForkResult::Child => {
                 drop(write);
-                watch_loop(read, cleanup)
+                watch_loop(read, table, cleanup)
             }
             ForkResult::Parent { child } => {
                 drop(read);
                 Ok(Watchdog {
+                    table,
                     pipe: Mutex::new(File::from(write)),
                     pid: child,
                     armed: std::sync::atomic::AtomicBool::new(false),
@@ -89,13 +154,17 @@ impl Watchdog {
 
     /// From now on, kill this process group if gantry dies.
     pub(crate) fn watch(&self, pgid: Pid) {
-        self.send(WATCH, pgid);
+        if !self.table.insert(pgid.as_raw()) {
+            self.send(WATCH, pgid);
+        }
     }
 
     /// The group has been dealt with (it is gone or was killed): forget it,
     /// so that a later group reusing the id is never touched.
     pub(crate) fn release(&self, pgid: Pid) {
-        self.send(RELEASE, pgid);
+        if !self.table.remove(pgid.as_raw()) {
+            self.send(RELEASE, pgid);
+        }
     }
 
     /// From now on, run the clean-up command if gantry dies (idempotent).
@@ -127,7 +196,7 @@ impl Watchdog {
 }
 
 /// The watchdog process: collect groups until end-of-file, kill the rest, exit.
-fn watch_loop(read: OwnedFd, cleanup: Option<Vec<String>>) -> ! {
+fn watch_loop(read: OwnedFd, table: Table, cleanup: Option<Vec<String>>) -> ! {
     // Ctrl-C and friends go to gantry's whole process group, this process
     // included; only the end of gantry ends the watchdog.
     for sig in [
@@ -190,6 +259,8 @@ fn watch_loop(read: OwnedFd, cleanup: Option<Vec<String>>) -> ! {
             Err(_) => break,
         }
     }
+    // Gantry is gone: what it left in the table is final.
+    watched.extend(table.groups());
     for pgid in watched {
         if pgid > 1 {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
@@ -204,4 +275,28 @@ fn watch_loop(read: OwnedFd, cleanup: Option<Vec<String>>) -> ! {
             .status();
     }
     std::process::exit(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_table_keeps_groups_until_released_and_says_when_full() {
+        let table = Table::map().unwrap();
+        assert_eq!(table.groups().count(), 0);
+        assert!(table.insert(41));
+        assert!(table.insert(42));
+        assert!(table.remove(41));
+        assert!(!table.remove(41), "a released group is gone");
+        assert_eq!(table.groups().collect::<Vec<_>>(), vec![42]);
+        // The freed slot is reused; a full table refuses (the pipe takes over).
+        for pgid in 100..(100 + SLOTS as i32 - 1) {
+            assert!(table.insert(pgid), "{pgid}");
+        }
+        assert!(!table.insert(7));
+        assert_eq!(table.groups().count(), SLOTS);
+        assert!(table.remove(42));
+        assert!(table.insert(7));
+    }
 }

@@ -32,7 +32,51 @@ pub fn prepare(
     args: &EventArgs,
     actions_dirs: &[std::path::PathBuf],
 ) -> Result<Prepared, UserError> {
-    let root = crate::git::root(dir)?;
+    let kind = EventKind::parse(&args.event).ok_or_else(|| {
+        let known = [
+            "push",
+            "pull_request",
+            "pull_request_target",
+            "tag",
+            "schedule",
+            "workflow_dispatch",
+        ];
+        let hint = gantry_plan::suggest::did_you_mean(&args.event, known)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        UserError(format!(
+            "unknown event `{}`{hint}: use push, pull_request, tag, schedule or workflow_dispatch",
+            args.event
+        ))
+    })?;
+    let mut inputs = IndexMap::new();
+    for raw in &args.inputs {
+        let (k, v) = key_value(raw, "--input")?;
+        inputs.insert(k, v);
+    }
+    if !inputs.is_empty() && kind != EventKind::WorkflowDispatch {
+        return Err(UserError(
+            "--input is for workflow_dispatch: add `--event workflow_dispatch`".into(),
+        ));
+    }
+    let mut vars = Map::new();
+    for raw in &args.vars {
+        let (k, v) = key_value(raw, "--var")?;
+        vars.insert(k, Value::String(v));
+    }
+    // The git facts are gathered while the workflows are read.
+    let pending = crate::git::start(
+        dir,
+        &crate::git::EventRequest {
+            kind,
+            tag: args.event == "tag",
+            git_ref: args.git_ref.as_deref(),
+            base: args.base.as_deref(),
+            inputs: &inputs,
+            schedule: args.schedule.as_deref(),
+        },
+    )?;
+    let root = pending.root.clone();
     let files = crate::workflows::discover(&root);
     if files.is_empty() {
         return Err(UserError(format!(
@@ -71,50 +115,7 @@ pub fn prepare(
         )));
     }
 
-    let kind = EventKind::parse(&args.event).ok_or_else(|| {
-        let known = [
-            "push",
-            "pull_request",
-            "pull_request_target",
-            "tag",
-            "schedule",
-            "workflow_dispatch",
-        ];
-        let hint = gantry_plan::suggest::did_you_mean(&args.event, known)
-            .map(|s| format!(" (did you mean `{s}`?)"))
-            .unwrap_or_default();
-        UserError(format!(
-            "unknown event `{}`{hint}: use push, pull_request, tag, schedule or workflow_dispatch",
-            args.event
-        ))
-    })?;
-    let mut inputs = IndexMap::new();
-    for raw in &args.inputs {
-        let (k, v) = key_value(raw, "--input")?;
-        inputs.insert(k, v);
-    }
-    if !inputs.is_empty() && kind != EventKind::WorkflowDispatch {
-        return Err(UserError(
-            "--input is for workflow_dispatch: add `--event workflow_dispatch`".into(),
-        ));
-    }
-    let mut vars = Map::new();
-    for raw in &args.vars {
-        let (k, v) = key_value(raw, "--var")?;
-        vars.insert(k, Value::String(v));
-    }
-    let repo_event = crate::git::event(
-        &root,
-        &crate::git::EventRequest {
-            kind,
-            tag: args.event == "tag",
-            git_ref: args.git_ref.as_deref(),
-            base: args.base.as_deref(),
-            inputs: &inputs,
-            schedule: args.schedule.as_deref(),
-            needs_changed_files: workflows.iter().any(|w| uses_paths(&w.workflow)),
-        },
-    )?;
+    let repo_event = pending.finish(workflows.iter().any(|w| uses_paths(&w.workflow)))?;
     let asts: Vec<_> = workflows.iter().map(|w| w.workflow.clone()).collect();
     let resolver = FileResolver {
         root: root.clone(),
@@ -201,6 +202,7 @@ pub fn run(
 ) -> Result<ExitCode, UserError> {
     let started = Instant::now();
     let prepared = prepare(dir, &args.event, &args.actions_dirs)?;
+    let mut dirty = crate::git::DirtyCheck::start(&prepared.root);
     let secrets = crate::secrets::gather(&args.secrets, &args.secret_files)?;
     let Prepared {
         root,
@@ -251,14 +253,17 @@ pub fn run(
             message: message.clone(),
         });
     }
-    if repo_event.dirty {
-        renderer.event(RunEvent::Warning {
-            message: format!(
-                "the work tree has uncommitted changes; jobs check out commit {} without them (commit to include them)",
-                short(&repo_event.sha)
-            ),
-        });
-    }
+    let dirty_warning = |renderer: &mut Renderer, dirty: Option<bool>| {
+        if dirty == Some(true) {
+            renderer.event(RunEvent::Warning {
+                message: format!(
+                    "the work tree has uncommitted changes; jobs check out commit {} without them (commit to include them)",
+                    short(&repo_event.sha)
+                ),
+            });
+        }
+    };
+    dirty_warning(&mut renderer, dirty.poll());
     let running: Vec<&str> = plan.workflows.iter().map(|w| w.file.as_str()).collect();
     for w in workflows
         .iter()
@@ -372,7 +377,10 @@ pub fn run(
                     Some(event) => renderer.event(event),
                     None => break,
                 },
-                _ = ticker.tick() => renderer.tick(),
+                _ = ticker.tick() => {
+                    dirty_warning(&mut renderer, dirty.poll());
+                    renderer.tick();
+                }
             }
         }
         signals.abort();
@@ -388,9 +396,10 @@ pub fn run(
                 }
             }
         };
-        (result, renderer)
+        (result, renderer, dirty)
     });
-    let (result, mut renderer) = result;
+    let (result, mut renderer, mut dirty) = result;
+    dirty_warning(&mut renderer, dirty.wait());
     // Every job removed its containers: no clean-up is owed any more.
     if let Some(watchdog) = &watchdog {
         watchdog.disarm_cleanup();

@@ -2186,3 +2186,108 @@ jobs:
         .has(".gantry/runners.yml")
         .has("`LABEL: host` or `LABEL: IMAGE`");
 }
+
+/// The event's facts are read in-process (refs, configuration, the commit);
+/// they must be what git itself says, for loose and for packed objects and
+/// refs, for a branch push and for an annotated tag.
+#[test]
+fn event_facts_match_what_git_says_loose_and_packed() {
+    let repo = Repo::empty();
+    repo.workflow(
+        "facts.yml",
+        r#"
+on: [push]
+jobs:
+  facts:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "sha=${{ github.sha }}"
+          echo "before=${{ github.event.before }}"
+          echo "ref=${{ github.ref }}"
+          echo "repo=${{ github.repository }} default=${{ github.event.repository.default_branch }}"
+          echo "actor=${{ github.actor }}"
+          echo "author=${{ github.event.head_commit.author.name }} <${{ github.event.head_commit.author.email }}>"
+          echo "time=${{ github.event.head_commit.timestamp }}"
+          printf 'message=%s\n' "$MESSAGE"
+        env:
+          MESSAGE: ${{ github.event.head_commit.message }}
+"#,
+    );
+    repo.commit("first");
+    repo.git(&["tag", "-a", "v1.0", "-m", "release one"]);
+    repo.write("a.txt", "a");
+    repo.git(&["add", "-A"]);
+    let dated = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", repo.home())
+            .env("GIT_AUTHOR_NAME", "Ada Lovelace")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.org")
+            .env("GIT_COMMITTER_DATE", "2024-02-29T23:30:00+05:30")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    dated(&[
+        "commit",
+        "-q",
+        "-m",
+        "Second: \"quoted\"\n\nBody line one\nBody line two",
+    ]);
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "git@example.com:acme/widgets.git",
+    ]);
+    repo.git(&["update-ref", "refs/remotes/origin/trunk", "HEAD"]);
+    repo.git(&[
+        "symbolic-ref",
+        "refs/remotes/origin/HEAD",
+        "refs/remotes/origin/trunk",
+    ]);
+    let expected = |rev: &str, git_ref: &str| {
+        let sha = repo.git(&["rev-parse", &format!("{rev}^{{commit}}")]);
+        let log = repo.git(&["log", "-1", "--format=%P%x00%an <%ae>%x00%cI%x00%B", &sha]);
+        let mut f = log.splitn(4, '\0');
+        let before = f.next().unwrap().to_string();
+        let author = f.next().unwrap().to_string();
+        let time = f.next().unwrap().to_string();
+        let message = f.next().unwrap().trim_end().to_string();
+        format!(
+            "sha={sha}\nbefore={}\nref={git_ref}\nrepo=acme/widgets default=trunk\nactor=Gantry Test\nauthor={author}\ntime={time}\nmessage={message}\n",
+            if before.is_empty() {
+                "0".repeat(40)
+            } else {
+                before
+            }
+        )
+    };
+    for packed in [false, true] {
+        if packed {
+            // Everything into packs: objects and refs.
+            repo.git(&["gc", "-q", "--aggressive", "--prune=now"]);
+            assert!(!repo.path().join(".git/refs/tags/v1.0").exists());
+        }
+        let out = repo.run_json(&[]);
+        out.code(0);
+        assert_eq!(
+            out.text("facts"),
+            expected("HEAD", "refs/heads/main"),
+            "packed: {packed}"
+        );
+        let out = repo.run_json(&["--ref", "refs/tags/v1.0"]);
+        out.code(0);
+        assert_eq!(
+            out.text("facts"),
+            expected("v1.0", "refs/tags/v1.0"),
+            "packed: {packed}"
+        );
+    }
+    // The committer's time zone is kept, as `%cI` shows it.
+    assert!(expected("HEAD", "x").contains("time=2024-02-29T23:30:00+05:30"));
+}
