@@ -350,12 +350,16 @@ pub(crate) async fn run_instance(
     };
 
     for dir in [&dirs.workspace, &dirs.temp, &dirs.files] {
-        // A reused directory is emptied (the runner-files directory is not:
-        // its files are truncated or overwritten below); a new one is made.
-        let existed = if slot.reused && dir != &dirs.files {
+        // A pooled directory may be left by an earlier job, or by an earlier
+        // run when the caller keeps its pool from run to run: it is emptied
+        // (the runner-files directory is not: its files are truncated or
+        // overwritten below); a missing one is made.
+        let existed = if dir == &dirs.files {
+            Ok(slot.reused)
+        } else if !shared.config.fresh_job_dirs {
             empty_dir(dir)
         } else {
-            Ok(slot.reused)
+            Ok(false)
         };
         let made = match existed {
             Ok(true) => Ok(()),

@@ -97,7 +97,9 @@ pub struct RunConfig {
     /// Give every job a directory of its own that outlives it (for
     /// `--keep-workspace`). Otherwise a finished job's directory is emptied
     /// and handed to the next job: creating and deleting hundreds of
-    /// directories costs more than the rest of the engine's work.
+    /// directories costs more than the rest of the engine's work. The pool
+    /// (`run_dir/jobs/N`) may also be kept from run to run: what a job finds
+    /// there is emptied first.
     pub fresh_job_dirs: bool,
     /// Where the engine keeps its small per-step files (runner files,
     /// scripts). A tmpfs such as /dev/shm makes rewriting them nearly free;

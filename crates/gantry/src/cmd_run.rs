@@ -284,7 +284,17 @@ pub fn run(
 
     let home = store::home();
     let run_id = format!("{}{}", std::process::id(), number);
-    let run_dir = home.join("work").join(number.to_string());
+    // `--keep-workspace` keeps every job's directory under the run's number;
+    // otherwise the run borrows a work slot whose job directories outlive it.
+    let work_slot = if args.keep_workspace {
+        None
+    } else {
+        WorkSlot::lock(&home.join("work")).ok()
+    };
+    let run_dir = match &work_slot {
+        Some(slot) => slot.dir.clone(),
+        None => home.join("work").join(number.to_string()),
+    };
     let cache_dir = home.join("cache").join(repo_key(&root));
     let scratch_dir = scratch_dir(&run_dir, number);
     let meta_base = json!({
@@ -418,8 +428,12 @@ pub fn run(
         meta["jobs"] = Value::Array(jobs);
         let _ = store.save_meta(&meta);
     }
-    if !args.keep_workspace {
-        let _ = std::fs::remove_dir_all(&run_dir);
+    match &work_slot {
+        Some(slot) => slot.clear(),
+        None if !args.keep_workspace => {
+            let _ = std::fs::remove_dir_all(&run_dir);
+        }
+        None => {}
     }
     let _ = std::fs::remove_dir_all(&scratch_dir);
     renderer.flush();
@@ -448,6 +462,97 @@ fn listen_signals() -> Option<Listeners> {
     ) {
         (Ok(int), Ok(term), Ok(hup)) => Some((int, term, hup)),
         _ => None,
+    }
+}
+
+/// A run's working directory that is kept from run to run: `work/slot-N`,
+/// held with a lock on `work/slot-N.lock` for the whole run (released by the
+/// kernel even if gantry is killed), so that runs at the same time never
+/// share one. Its job directories (`jobs/K/work/REPO`, `jobs/K/tmp`) stay
+/// and only their content goes: on this kind of disk, making and removing
+/// directories is most of a small run's file-system cost.
+struct WorkSlot {
+    dir: std::path::PathBuf,
+    _lock: std::fs::File,
+}
+
+impl WorkSlot {
+    /// The first free slot (its content from a run that was killed is
+    /// cleared first).
+    fn lock(work: &Path) -> std::io::Result<WorkSlot> {
+        std::fs::create_dir_all(work)?;
+        for n in 0..1024 {
+            let lock = std::fs::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(work.join(format!("slot-{n}.lock")))?;
+            match lock.try_lock() {
+                Ok(()) => {
+                    let slot = WorkSlot {
+                        dir: work.join(format!("slot-{n}")),
+                        _lock: lock,
+                    };
+                    slot.clear();
+                    return Ok(slot);
+                }
+                Err(std::fs::TryLockError::WouldBlock) => continue,
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other("every work slot is in use"))
+    }
+
+    /// Removes everything in the slot but the job directories' skeleton:
+    /// artifacts, workspaces' and temp directories' content.
+    fn clear(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_name() == "jobs" {
+                for job in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+                    clear_job_dir(&job.path());
+                }
+            } else {
+                remove_entry(&path);
+            }
+        }
+    }
+}
+
+/// `jobs/K`: keeps `work/REPO/` and `tmp/` (emptied), removes the rest.
+fn clear_job_dir(job: &Path) {
+    for entry in std::fs::read_dir(job).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match entry.file_name().to_str() {
+            Some("work") => {
+                for repo in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+                    empty(&repo.path());
+                }
+            }
+            Some("tmp") => empty(&path),
+            _ => remove_entry(&path),
+        }
+    }
+}
+
+fn empty(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        remove_entry(&entry.path());
+    }
+}
+
+fn remove_entry(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
     }
 }
 

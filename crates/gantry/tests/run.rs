@@ -2291,3 +2291,108 @@ jobs:
     // The committer's time zone is kept, as `%cI` shows it.
     assert!(expected("HEAD", "x").contains("time=2024-02-29T23:30:00+05:30"));
 }
+
+/// Runs borrow a work slot kept from run to run: a job never finds what an
+/// earlier run left (files, temp files, artifacts), nothing but empty
+/// directories stays after a run, and runs at the same time never share a
+/// slot.
+#[test]
+fn work_slots_are_emptied_kept_and_never_shared() {
+    let gate = tempfile::tempdir().unwrap();
+    let repo = Repo::with_workflow(
+        "slots.yml",
+        r#"
+on: [push]
+jobs:
+  use:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          ls -A "$GITHUB_WORKSPACE" "$RUNNER_TEMP" | tr '\n' ' '; echo
+          echo "workspace=$GITHUB_WORKSPACE"
+          echo data > "$GITHUB_WORKSPACE/left.txt"
+          mkdir -p "$GITHUB_WORKSPACE/sub" && echo x > "$GITHUB_WORKSPACE/sub/f"
+          echo data > "$RUNNER_TEMP/tmp.txt"
+      - uses: actions/upload-artifact@v4
+        with:
+          name: out
+          path: left.txt
+      - run: |
+          # Only the first run to claim the gate waits at it.
+          if [ -e "$GATE/hold" ] && mkdir "$GATE/claim" 2>/dev/null; then
+            touch "$GATE/started"
+            while [ ! -e "$GATE/open" ]; do sleep 0.05; done
+          fi
+        env:
+          GATE: @GATE@
+"#
+        .replace("@GATE@", &gate.path().to_string_lossy())
+        .as_str(),
+    );
+    let clean = |out: &fixture::Output| {
+        let text = out.text("use");
+        let listing = text.lines().next().unwrap_or_default().to_string();
+        let workspace = text
+            .lines()
+            .find_map(|l| l.strip_prefix("workspace="))
+            .unwrap_or_default()
+            .to_string();
+        (listing, workspace)
+    };
+    let first = repo.run_json(&[]);
+    first.code(0);
+    let second = repo.run_json(&[]);
+    second.code(0);
+    // Each run starts empty (the listing names only the two directories).
+    for out in [&first, &second] {
+        let (listing, _) = clean(out);
+        assert!(
+            !listing.contains("left.txt") && !listing.contains("tmp.txt"),
+            "{listing}"
+        );
+    }
+    // The same slot was reused, and only empty directories (and the slots'
+    // lock files) remain.
+    assert_eq!(clean(&first).1, clean(&second).1);
+    let mut files = Vec::new();
+    let mut stack = vec![repo.home().join("work")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else if !entry.file_name().to_string_lossy().ends_with(".lock") {
+                files.push(entry.path());
+            }
+        }
+    }
+    assert!(files.is_empty(), "left behind: {files:?}");
+
+    // A run held open at its last step keeps its slot: another run at the
+    // same time gets a different one.
+    std::fs::write(gate.path().join("hold"), "").unwrap();
+    let held = repo
+        .command(&["run", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !gate.path().join("started").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the held run never reached its last step"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let other = repo.run_json(&[]);
+    std::fs::write(gate.path().join("open"), "").unwrap();
+    let held = held.wait_with_output().unwrap();
+    assert!(held.status.success());
+    other.code(0);
+    let held_workspace = String::from_utf8_lossy(&held.stdout)
+        .lines()
+        .find_map(|l| l.split("workspace=").nth(1).map(str::to_string))
+        .unwrap_or_default();
+    assert!(held_workspace.contains("slot-0"), "{held_workspace}");
+    assert!(clean(&other).1.contains("slot-1"), "{}", clean(&other).1);
+}
