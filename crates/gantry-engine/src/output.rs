@@ -18,6 +18,43 @@ const MAX_COMMAND_LINE: usize = 1 << 20;
 /// Masked text is sent on once this much has accumulated (or at the end of a write).
 const FLUSH_AT: usize = 64 * 1024;
 
+/// Buffers of sent output that the consumer is done with, to send more
+/// output in: a fresh 64 KiB buffer for every block of a chatty step costs
+/// page faults (the allocator gives freed memory back to the system).
+static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// Most buffers kept.
+const SPARE_MAX: usize = 32;
+/// Larger buffers are freed rather than kept.
+const SPARE_MAX_CAPACITY: usize = 512 * 1024;
+/// A spare buffer is used only for a write at least this large, so that
+/// small output is never sent in a big buffer (the channel bounds the
+/// output in flight by its length, not by the buffers' capacity).
+const SPARE_MIN_USE: usize = 16 * 1024;
+
+/// Give back the buffer of a [`RunEvent::Output`] once its text is no longer
+/// needed, for the engine to send more output in. Optional: a buffer that is
+/// dropped instead is simply freed.
+pub fn recycle_buffer(mut buffer: Vec<u8>) {
+    if buffer.capacity() < SPARE_MIN_USE || buffer.capacity() > SPARE_MAX_CAPACITY {
+        return;
+    }
+    buffer.clear();
+    if let Ok(mut spare) = SPARE_BUFFERS.lock()
+        && spare.len() < SPARE_MAX
+    {
+        spare.push(buffer);
+    }
+}
+
+/// An empty buffer, recycled if one is spare.
+fn spare_buffer() -> Vec<u8> {
+    SPARE_BUFFERS
+        .lock()
+        .ok()
+        .and_then(|mut spare| spare.pop())
+        .unwrap_or_default()
+}
+
 /// What the step's output asked of the job besides printing.
 #[derive(Debug, Default)]
 pub struct StepEffects {
@@ -169,7 +206,11 @@ impl StepSink {
     fn text(&mut self, bytes: &[u8]) {
         // Sized to what arrives: most steps print little, and a buffer made
         // ahead for every step (or after every send) costs more than the
-        // output (a 128 KiB allocation is an mmap and page faults).
+        // output (a 128 KiB allocation is an mmap and page faults). A chatty
+        // step reuses the buffers its earlier output was sent in.
+        if self.pending.capacity() == 0 && bytes.len() >= SPARE_MIN_USE {
+            self.pending = spare_buffer();
+        }
         self.pending.reserve(bytes.len());
         self.lanes[self.lane].stream.push(bytes, &mut self.pending);
         if self.pending.len() >= FLUSH_AT {
@@ -330,6 +371,17 @@ impl OutputSink for StepSink {
         };
         while !bytes.is_empty() {
             let lane = self.lane;
+            if self.lanes[lane].command_line.is_empty()
+                && self.lanes[lane].at_line_start
+                && !self.lanes[lane].in_text_line
+                && bytes.len() >= 2
+                && !bytes.starts_with(b"::")
+            {
+                // Fast path: the first two bytes show the line is no command;
+                // treat it as text where it lies instead of collecting it.
+                self.lanes[lane].at_line_start = false;
+                self.lanes[lane].in_text_line = true;
+            }
             if !self.lanes[lane].command_line.is_empty()
                 || (self.lanes[lane].at_line_start && !self.lanes[lane].in_text_line)
             {
@@ -361,27 +413,21 @@ impl OutputSink for StepSink {
                 continue;
             }
             // Inside a text line: everything up to its newline is text, and so
-            // is every following line that does not start with `::`.
-            let mut end = match memchr::memchr(b'\n', bytes) {
+            // is every following line that does not start with `::`. One SIMD
+            // search for `\n::` finds the next possible command line, so text
+            // without commands costs no work per line.
+            let end = match command_start().find(bytes) {
+                // The next line starts with `::`: stop after its newline.
                 Some(i) => i + 1,
-                None => {
-                    self.text(bytes);
-                    return;
-                }
+                None => match memchr::memrchr(b'\n', bytes) {
+                    // The last line is too short to tell (`:` may become
+                    // `::`): leave it to the deciding branch.
+                    Some(i) if bytes.len() - (i + 1) < 2 => i + 1,
+                    // Otherwise it is text too: it does not start with `::`,
+                    // or the search would have found its `\n::`.
+                    _ => bytes.len(),
+                },
             };
-            loop {
-                let rest = &bytes[end..];
-                if rest.len() < 2 || rest.starts_with(b"::") {
-                    break;
-                }
-                match memchr::memchr(b'\n', rest) {
-                    Some(i) => end += i + 1,
-                    None => {
-                        end = bytes.len();
-                        break;
-                    }
-                }
-            }
             let ends = bytes[end - 1] == b'\n';
             self.text(&bytes[..end]);
             bytes = &bytes[end..];
@@ -391,5 +437,113 @@ impl OutputSink for StepSink {
         if self.pending.len() >= FLUSH_AT / 4 || self.lanes[self.lane].command_line.is_empty() {
             self.send_pending();
         }
+    }
+}
+
+/// The searcher for `\n::`, the start of a line that may be a command.
+fn command_start() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(b"\n::"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::MaskerBuilder;
+
+    /// What a step's output became: the masked text, and the other events
+    /// (as their `Debug` text).
+    fn run_sink(masker: &Masker, pieces: &[(Stream, &[u8])]) -> (String, Vec<String>) {
+        let (events, mut received) = crate::event::channel(1 << 30);
+        let mut sink = StepSink::new("job".into(), events, masker.clone(), false);
+        for (stream, bytes) in pieces {
+            sink.output(*stream, bytes);
+        }
+        sink.finish();
+        drop(sink);
+        let mut text = Vec::new();
+        let mut others = Vec::new();
+        while let Some(event) = received.try_recv() {
+            match event {
+                RunEvent::Output { text: t, .. } => text.extend_from_slice(&t),
+                other => others.push(format!("{other:?}")),
+            }
+        }
+        (String::from_utf8_lossy(&text).into_owned(), others)
+    }
+
+    fn masker(secrets: &[&str]) -> Masker {
+        let mut builder = MaskerBuilder::new();
+        for secret in secrets {
+            builder.add(secret);
+        }
+        builder.build()
+    }
+
+    const MIXED: &[u8] = b"first line\n::add-mask::late-s3cr3t\nsee late-s3cr3t and sk_000_hDAEYqL62pBum9BIy2ewA5s0 here\n\
+:: not a command\n::warning::careful\n:\n::\nx::y\nlast\r\n::group::g\ntext sk_000_hDAEYqL62pBum9BIy2ewA5s0\n::endgroup::\ntail";
+
+    #[test]
+    fn commands_and_secrets_survive_every_split() {
+        let m = masker(&["sk_000_hDAEYqL62pBum9BIy2ewA5s0"]);
+        let (whole, events) = run_sink(&m, &[(Stream::Stdout, MIXED)]);
+        assert_eq!(
+            whole,
+            "first line\nsee *** and *** here\n:: not a command\n:\n::\nx::y\nlast\r\ntext ***\ntail"
+        );
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert!(events[0].contains("careful") && events[1].contains("GroupStarted"));
+        for split in 0..=MIXED.len() {
+            let (a, b) = MIXED.split_at(split);
+            let pieces = [(Stream::Stdout, a), (Stream::Stdout, b)];
+            assert_eq!(
+                run_sink(&m, &pieces),
+                (whole.clone(), events.clone()),
+                "{split}"
+            );
+        }
+        let bytes: Vec<(Stream, &[u8])> = MIXED.chunks(1).map(|c| (Stream::Stdout, c)).collect();
+        assert_eq!(run_sink(&m, &bytes), (whole, events));
+    }
+
+    #[test]
+    fn a_command_after_many_text_lines_in_one_read() {
+        let m = Masker::empty();
+        let mut input = b"text line\n".repeat(1000);
+        input.extend_from_slice(b"::error::bad\nmore\n::debug::x");
+        let (text, events) = run_sink(&m, &[(Stream::Stdout, &input)]);
+        assert_eq!(text.len(), 1000 * 10 + 5);
+        assert!(text.ends_with("text line\nmore\n"));
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert!(events[0].contains("bad"));
+    }
+
+    #[test]
+    fn streams_keep_their_own_lines() {
+        // A `::` line on stderr is recognised even while stdout is mid-line,
+        // and a secret split across stdout reads is masked although stderr
+        // was read in between.
+        let m = masker(&["sk_000_hDAEYqL62pBum9BIy2ewA5s0"]);
+        let pieces: [(Stream, &[u8]); 4] = [
+            (Stream::Stdout, b"a sk_000_hDAEYqL6"),
+            (Stream::Stderr, b"::warning::w\n"),
+            (Stream::Stdout, b"2pBum9BIy2ewA5s0 b\n"),
+            (Stream::Stderr, b"::notice::n\n"),
+        ];
+        let (text, events) = run_sink(&m, &pieces);
+        assert_eq!(text, "a *** b\n");
+        assert_eq!(events.len(), 2, "{events:?}");
+    }
+
+    #[test]
+    fn spare_buffers_are_reused_only_for_large_writes() {
+        recycle_buffer(Vec::with_capacity(SPARE_MIN_USE * 2));
+        // Too small or too large buffers are not kept.
+        recycle_buffer(Vec::with_capacity(16));
+        recycle_buffer(Vec::with_capacity(SPARE_MAX_CAPACITY + 1));
+        let spare = spare_buffer();
+        assert!(spare.is_empty());
+        assert!(spare.capacity() <= SPARE_MAX_CAPACITY);
     }
 }

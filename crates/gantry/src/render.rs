@@ -24,7 +24,7 @@ const PALETTE: [AnsiColor; 6] = [
 
 pub struct Renderer {
     json: bool,
-    out: std::io::BufWriter<std::io::Stdout>,
+    out: Out,
     /// Whether to colour the output (a terminal, and no NO_COLOR).
     color: bool,
     progress: bool,
@@ -81,7 +81,7 @@ impl Renderer {
         // cost more than the rest of the output path.
         let color =
             anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
-        let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
+        let out = Out::new();
         let progress = !json
             && std::io::IsTerminal::is_terminal(&std::io::stderr())
             && std::env::var_os("CI").is_none();
@@ -173,10 +173,16 @@ impl Renderer {
     }
 
     pub fn event(&mut self, event: RunEvent) {
-        self.store_event(&event);
+        // Output is stored after it is shown: the store takes its buffer.
+        if !matches!(event, RunEvent::Output { .. }) {
+            self.store_event(&event);
+        }
         if self.json {
             let value = event_json(&event);
             self.emit_json(value);
+            if let RunEvent::Output { job, text } = event {
+                self.store_output(&job, text);
+            }
             return;
         }
         self.clear_progress();
@@ -208,7 +214,10 @@ impl Renderer {
                 view.step = Some(name.clone());
                 let _ = writeln!(self.out, "{p} {bold}▸ {name}{bold:#}");
             }
-            RunEvent::Output { job, text } => self.output(&job, &text),
+            RunEvent::Output { job, text } => {
+                self.output(&job, &text);
+                self.store_output(&job, text);
+            }
             RunEvent::GroupStarted { job, title } => {
                 self.flush_partial(&job);
                 let p = self.prefix(&job);
@@ -385,20 +394,29 @@ impl Renderer {
             view.partial = partial;
             return;
         }
-        let out = &mut self.out;
-        for_each_line(&mut partial, text, |line| {
-            let _ = out.write_all(prefix.as_bytes());
-            let _ = out.write_all(b" ");
-            let _ = out.write_all(indent.as_bytes());
-            let _ = out.write_all(line);
-            let _ = out.write_all(b"\n");
-        });
+        // Fast path: each line goes with its prefix straight into the output
+        // buffer (one copy, no per-write bookkeeping), and the buffer goes
+        // to stdout in one `write` once it is large.
+        let mut head = Vec::with_capacity(prefix.len() + 1 + indent.len());
+        head.extend_from_slice(prefix.as_bytes());
+        head.push(b' ');
+        head.extend_from_slice(indent.as_bytes());
+        push_prefixed_lines(&mut self.out.buf, &head, &mut partial, text);
+        self.out.flush_if_full();
         self.view(job).partial = partial;
     }
 
     fn flush_partial(&mut self, job: &str) {
         if self.jobs.get(job).is_some_and(|v| !v.partial.is_empty()) {
             self.output(job, b"\n");
+        }
+    }
+
+    /// Stores a step's output, handing its buffer over (no copy).
+    fn store_output(&mut self, job: &str, text: Vec<u8>) {
+        match self.store.as_mut() {
+            Some(store) => store.write_owned(job, text),
+            None => gantry_engine::output::recycle_buffer(text),
         }
     }
 
@@ -524,6 +542,74 @@ impl Renderer {
     pub fn flush(&mut self) {
         let _ = self.out.flush();
     }
+}
+
+/// Bytes buffered for stdout before they are written.
+const OUT_BUFFER: usize = 256 * 1024;
+
+/// Buffered stdout whose buffer the renderer fills directly (a `BufWriter`
+/// would copy every line once more and check its room on every write).
+struct Out {
+    buf: Vec<u8>,
+    stdout: std::io::Stdout,
+}
+
+impl Out {
+    fn new() -> Out {
+        Out {
+            buf: Vec::new(),
+            stdout: std::io::stdout(),
+        }
+    }
+
+    fn write_buf(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = self.stdout.lock().write_all(&self.buf);
+        self.buf.clear();
+        result
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.buf.len() >= OUT_BUFFER {
+            let _ = self.write_buf();
+        }
+    }
+}
+
+impl Drop for Out {
+    /// Like `BufWriter`: what is buffered is written when the renderer goes.
+    fn drop(&mut self) {
+        let _ = self.write_buf();
+    }
+}
+
+impl Write for Out {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        self.flush_if_full();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.write_buf()?;
+        self.stdout.flush()
+    }
+}
+
+/// Appends every complete line of `partial` followed by `text` to `buf`,
+/// each as `head`, the line (without a trailing `\r`) and `\n`; the
+/// unfinished rest stays in `partial`.
+fn push_prefixed_lines(buf: &mut Vec<u8>, head: &[u8], partial: &mut Vec<u8>, text: &[u8]) {
+    // Room for lines of 8 bytes or more with their heads: one allocation at
+    // most for the usual output.
+    buf.reserve(text.len() + (text.len() / 8 + 1) * (head.len() + 1));
+    for_each_line(partial, text, |line| {
+        buf.extend_from_slice(head);
+        buf.extend_from_slice(line);
+        buf.push(b'\n');
+    });
 }
 
 /// Calls `f` with every complete line (without `\n` and a trailing `\r`) of
@@ -652,7 +738,21 @@ pub fn event_json(event: &RunEvent) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::for_each_line;
+    use super::{for_each_line, push_prefixed_lines};
+
+    #[test]
+    fn prefixed_lines_across_chunks() {
+        let mut buf = Vec::new();
+        let mut partial = Vec::new();
+        for chunk in ["a\nb", "c\r\n\n", "", "d\r", "\ne"] {
+            push_prefixed_lines(&mut buf, b"[job]   ", &mut partial, chunk.as_bytes());
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            "[job]   a\n[job]   bc\n[job]   \n[job]   d\n"
+        );
+        assert_eq!(partial, b"e");
+    }
 
     #[test]
     fn lines_are_split_across_chunks_without_losing_a_byte() {

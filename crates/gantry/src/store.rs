@@ -61,22 +61,42 @@ pub fn log_name(job: &str) -> String {
     }
 }
 
+/// Pieces of a log at least this long are written without copying them
+/// into the buffer (steps' output arrives in blocks of about 64 KiB).
+const DIRECT_WRITE: usize = 16 * 1024;
+/// Large pieces are gathered (not copied) up to this many bytes and written
+/// with one `writev`: fewer, larger writes cost the file system less per byte.
+const QUEUED_BYTES: usize = 1 << 20;
+
 /// Writes a run's logs as it goes: one data file (`log`) holding every
 /// job's bytes as they came, and an index (`log.idx`, lines of
 /// `LENGTH<TAB>JOB`) saying which job each stretch belongs to. Two files per
 /// run however many jobs it has: making a file per job cost more than the
 /// jobs themselves in short runs.
+///
+/// Small writes (Gantry's own lines) go through `data`'s buffer; a step's
+/// output buffers are taken over ([`RunWriter::write_owned`]), queued, and
+/// written as they are, then given back to the engine to be filled again.
+/// Bytes reach the file in the order they were written: `data`'s buffer is
+/// empty while anything is queued, and the queue is written before any
+/// small write.
 pub struct RunWriter {
     dir: PathBuf,
     data: BufWriter<File>,
     index: BufWriter<File>,
     /// The job whose bytes were written last, and how many, not yet indexed.
     pending: Option<(String, u64)>,
+    /// Output buffers not yet written, and their total length.
+    queued: Vec<Vec<u8>>,
+    queued_len: usize,
 }
 
 impl RunWriter {
     pub fn create(number: u64) -> std::io::Result<RunWriter> {
-        let dir = runs_dir().join(number.to_string());
+        RunWriter::create_in(runs_dir().join(number.to_string()))
+    }
+
+    fn create_in(dir: PathBuf) -> std::io::Result<RunWriter> {
         std::fs::create_dir_all(&dir)?;
         let data = BufWriter::with_capacity(256 * 1024, File::create(dir.join("log"))?);
         let index = BufWriter::new(File::create(dir.join("log.idx"))?);
@@ -85,6 +105,8 @@ impl RunWriter {
             data,
             index,
             pending: None,
+            queued: Vec::new(),
+            queued_len: 0,
         })
     }
 
@@ -92,12 +114,65 @@ impl RunWriter {
         if bytes.is_empty() {
             return;
         }
+        self.write_queued();
         let _ = self.data.write_all(bytes);
+        self.count(job, bytes.len());
+    }
+
+    /// [`RunWriter::write`] taking a step's output buffer: a large one is
+    /// written without a copy, and every buffer goes back to the engine.
+    pub fn write_owned(&mut self, job: &str, bytes: Vec<u8>) {
+        if bytes.len() < DIRECT_WRITE {
+            self.write(job, &bytes);
+            gantry_engine::output::recycle_buffer(bytes);
+            return;
+        }
+        // Whatever is buffered goes first.
+        let _ = self.data.flush();
+        self.count(job, bytes.len());
+        self.queued_len += bytes.len();
+        self.queued.push(bytes);
+        if self.queued_len >= QUEUED_BYTES {
+            self.write_queued();
+        }
+    }
+
+    /// Writes the queued buffers (one `writev` for all of them, if the
+    /// file takes them at once) and gives them back to the engine.
+    fn write_queued(&mut self) {
+        if self.queued.is_empty() {
+            return;
+        }
+        let mut slices: Vec<std::io::IoSlice<'_>> = self
+            .queued
+            .iter()
+            .map(|bytes| std::io::IoSlice::new(bytes))
+            .collect();
+        let mut slices = &mut slices[..];
+        let file = self.data.get_mut();
+        while !slices.is_empty() {
+            match file.write_vectored(slices) {
+                Ok(0) => break,
+                Ok(n) => std::io::IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // Like every other write of the log: a full disk does not
+                // stop the run.
+                Err(_) => break,
+            }
+        }
+        for bytes in self.queued.drain(..) {
+            gantry_engine::output::recycle_buffer(bytes);
+        }
+        self.queued_len = 0;
+    }
+
+    /// Index `len` more bytes of `job`.
+    fn count(&mut self, job: &str, len: usize) {
         match &mut self.pending {
-            Some((pending_job, len)) if pending_job == job => *len += bytes.len() as u64,
+            Some((pending_job, pending_len)) if pending_job == job => *pending_len += len as u64,
             _ => {
                 self.flush_pending();
-                self.pending = Some((job.to_string(), bytes.len() as u64));
+                self.pending = Some((job.to_string(), len as u64));
             }
         }
     }
@@ -118,11 +193,21 @@ impl RunWriter {
     /// Writes `run.json` (called at the start and again at the end).
     pub fn save_meta(&mut self, meta: &Value) -> std::io::Result<()> {
         self.flush_pending();
+        self.write_queued();
         self.data.flush()?;
         self.index.flush()?;
         let tmp = self.dir.join("run.json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(meta).unwrap_or_default())?;
         std::fs::rename(tmp, self.dir.join("run.json"))
+    }
+}
+
+impl Drop for RunWriter {
+    fn drop(&mut self) {
+        // The buffered writers flush themselves when dropped; the queue is
+        // written here (and first: it holds the earlier bytes).
+        self.write_queued();
+        self.flush_pending();
     }
 }
 
@@ -209,4 +294,67 @@ pub fn list() -> Vec<StoredRun> {
     }
     runs.sort_by_key(|r| r.number);
     runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job_log(dir: &Path, job: &str) -> Vec<u8> {
+        let log = StoredLog::open(dir).unwrap();
+        let mut out = Vec::new();
+        log.copy_job(job, &mut out).unwrap();
+        out
+    }
+
+    /// Small and large writes, owned or not, of two jobs: every byte lands
+    /// in order and in its job's log, with or without `save_meta`.
+    #[test]
+    fn writes_of_every_size_keep_their_order() {
+        let big = |c: u8, n: usize| vec![c; n];
+        for save in [true, false] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("1");
+            let mut expected: IndexMap<&str, Vec<u8>> = IndexMap::new();
+            {
+                let mut writer = RunWriter::create_in(dir.clone()).unwrap();
+                let mut write =
+                    |writer: &mut RunWriter, job: &'static str, bytes: Vec<u8>, owned| {
+                        expected.entry(job).or_default().extend_from_slice(&bytes);
+                        if owned {
+                            writer.write_owned(job, bytes);
+                        } else {
+                            writer.write(job, &bytes);
+                        }
+                    };
+                write(&mut writer, "a", b"##[step] one\n".to_vec(), false);
+                write(&mut writer, "a", big(b'1', DIRECT_WRITE), true);
+                write(&mut writer, "a", b"small\n".to_vec(), true);
+                write(&mut writer, "b", big(b'2', DIRECT_WRITE * 3), true);
+                write(&mut writer, "a", big(b'3', QUEUED_BYTES), true);
+                write(&mut writer, "b", b"##[step-end]\n".to_vec(), false);
+                for i in 0..100 {
+                    write(
+                        &mut writer,
+                        "a",
+                        big(b'a' + (i % 26), DIRECT_WRITE + i as usize),
+                        true,
+                    );
+                }
+                write(&mut writer, "b", big(b'4', 100_000), false);
+                write(&mut writer, "a", big(b'5', DIRECT_WRITE * 2), true);
+                if save {
+                    writer.save_meta(&json!({})).unwrap();
+                }
+            }
+            for (job, bytes) in &expected {
+                assert!(job_log(&dir, job) == *bytes, "job {job}, save_meta {save}");
+            }
+            let total: usize = expected.values().map(Vec::len).sum();
+            assert_eq!(
+                std::fs::metadata(dir.join("log")).unwrap().len() as usize,
+                total
+            );
+        }
+    }
 }
