@@ -429,10 +429,7 @@ pub(crate) async fn run_instance(
 
     let mut mounts = vec![slot.root.clone(), dirs.files.clone()];
     mounts.extend(shared.config.actions_dirs.iter().cloned());
-    let repo_actions = shared.config.repo_dir.join(".gantry").join("actions");
-    if repo_actions.is_dir() {
-        mounts.push(repo_actions);
-    }
+    mounts.extend(shared.repo_actions.iter().cloned());
     let spec = JobSpec {
         job_name: inst.key.clone(),
         run_id: shared.config.run_id.clone(),
@@ -645,6 +642,10 @@ struct JobDirs {
 /// one `read` answers that, without the `stat` that `fs::read` makes first.
 fn read_runner_file(path: &Path) -> String {
     use std::io::Read;
+    // Most steps write none of their runner files: one `stat` tells.
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return String::new();
+    }
     let Ok(mut file) = std::fs::File::open(path) else {
         return String::new();
     };

@@ -143,6 +143,9 @@ pub(crate) struct Shared {
     /// (program, PATH) pairs known to resolve, so that choosing a shell
     /// does not search PATH for every step.
     pub found_programs: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// `REPO/.gantry/actions` if it exists (container jobs mount it), looked
+    /// at once per run.
+    pub repo_actions: Option<std::path::PathBuf>,
 }
 
 /// A job directory lent to one job; it goes back to the pool on drop.
@@ -237,7 +240,6 @@ pub async fn run(
         vars: Arc::new(Value::Object(config.vars.clone())),
         masker: builder.build(),
         slots: Arc::new(Semaphore::new(config.max_parallel.max(1))),
-        config,
         events,
         cancel,
         hard_cancel,
@@ -245,6 +247,8 @@ pub async fn run(
         dir_slots: std::sync::Mutex::new((Vec::new(), 0)),
         summaries: std::sync::Mutex::new(Vec::new()),
         found_programs: std::sync::Mutex::new(std::collections::HashSet::new()),
+        repo_actions: Some(config.repo_dir.join(".gantry").join("actions")).filter(|d| d.is_dir()),
+        config,
     });
 
     let mut set = JoinSet::new();

@@ -38,8 +38,15 @@ use crate::{
 /// How often a terminating exec checks whether its group is gone.
 const REGROUP_CHECK: Duration = Duration::from_millis(25);
 
-/// Size of each pipe's read buffer.
-const READ_BUFFER: usize = 64 * 1024;
+/// Size of each pipe's read buffer at first, made at the first read: most
+/// steps print little or nothing, and a buffer of 64 KiB or more costs a
+/// heap consolidation when freed.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// What a pipe and its read buffer grow to when a step writes faster than
+/// it is read: fewer, larger reads and far fewer wake-ups of the writer and
+/// the reader (on other cores each costs an interrupt).
+const FAST_PIPE: usize = 1024 * 1024;
 
 /// Runs steps as processes on this machine.
 #[derive(Debug, Clone)]
@@ -47,7 +54,21 @@ pub struct HostExecutor {
     grace: Duration,
     drain: Duration,
     watchdog: Option<Arc<Watchdog>>,
+    programs: Arc<ProgramCache>,
 }
+
+/// Where a program name was last found, per `PATH` and working directory:
+/// every step of every job runs the same few shells, and a `PATH` search is
+/// a failed `stat` per directory before the right one. A remembered path is
+/// checked again (one `stat`) before use; a program that stopped being
+/// there is searched for afresh. (A copy installed during the run in an
+/// earlier directory of the same `PATH` is therefore not preferred; tools
+/// added with `$GITHUB_PATH` change `PATH`, and so the key.)
+#[derive(Debug, Default)]
+struct ProgramCache(Mutex<std::collections::HashMap<ProgramKey, std::path::PathBuf>>);
+
+/// (program, `PATH`, working directory)
+type ProgramKey = (String, std::ffi::OsString, std::path::PathBuf);
 
 impl HostExecutor {
     /// How long a process tree gets between SIGTERM and SIGKILL by default.
@@ -60,6 +81,7 @@ impl HostExecutor {
             grace: Self::DEFAULT_GRACE,
             drain: Self::DEFAULT_DRAIN,
             watchdog: None,
+            programs: Arc::default(),
         }
     }
 
@@ -118,16 +140,19 @@ impl Executor for HostExecutor {
                         .into(),
                 });
             }
-            std::fs::create_dir_all(&job.workspace).map_err(|error| ExecError::Io {
-                context: format!("cannot create workspace `{}`", job.workspace.display()),
-                error,
-            })?;
+            if !job.workspace.is_dir() {
+                std::fs::create_dir_all(&job.workspace).map_err(|error| ExecError::Io {
+                    context: format!("cannot create workspace `{}`", job.workspace.display()),
+                    error,
+                })?;
+            }
             let runtime: Box<dyn JobRuntime> = Box::new(HostJob {
                 grace: self.grace,
                 drain: self.drain,
                 groups: Mutex::new(Vec::new()),
                 watchdog: self.watchdog.clone(),
                 watched: Mutex::new(Vec::new()),
+                programs: self.programs.clone(),
             });
             Ok(runtime)
         })
@@ -142,6 +167,7 @@ struct HostJob {
     watchdog: Option<Arc<Watchdog>>,
     /// Every group registered with the watchdog, released at the job's end.
     watched: Mutex<Vec<Pid>>,
+    programs: Arc<ProgramCache>,
 }
 
 impl JobRuntime for HostJob {
@@ -189,7 +215,7 @@ impl HostJob {
         if limits.cancel.is_cancelled() {
             return Ok(Exit::Cancelled);
         }
-        let program = resolve_program(&spec);
+        let program = self.programs.resolve(&spec);
         let mut command = Command::new(&*program);
         command
             .args(&spec.args)
@@ -349,14 +375,10 @@ struct Pipe<R> {
     stream: Stream,
 }
 
-impl<R: AsyncRead + Unpin> Pipe<R> {
+impl<R: AsyncRead + Unpin + std::os::fd::AsFd> Pipe<R> {
     fn new(reader: Option<R>, stream: Stream) -> Self {
         Pipe {
-            buf: if reader.is_some() {
-                Vec::with_capacity(READ_BUFFER)
-            } else {
-                Vec::new()
-            },
+            buf: Vec::new(),
             reader,
             stream,
         }
@@ -369,7 +391,12 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
     /// Read what is available (cancel safe: nothing is lost if dropped).
     async fn read(&mut self) -> io::Result<usize> {
         match &mut self.reader {
-            Some(reader) => reader.read_buf(&mut self.buf).await,
+            Some(reader) => {
+                if self.buf.capacity() == 0 {
+                    self.buf.reserve_exact(READ_BUFFER);
+                }
+                reader.read_buf(&mut self.buf).await
+            }
             None => Ok(0),
         }
     }
@@ -379,7 +406,20 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
         match read {
             Ok(n) if n > 0 => {
                 sink.output(self.stream, &self.buf);
+                let full = n == self.buf.capacity();
                 self.buf.clear();
+                // A read that filled the buffer: the step writes in bulk.
+                // Grow the pipe (best effort: the system's pipe-max-size may
+                // refuse) and the buffer, once.
+                if full && self.buf.capacity() < FAST_PIPE {
+                    if let Some(reader) = &self.reader {
+                        let _ = nix::fcntl::fcntl(
+                            reader.as_fd(),
+                            nix::fcntl::FcntlArg::F_SETPIPE_SZ(FAST_PIPE as i32),
+                        );
+                    }
+                    self.buf.reserve_exact(FAST_PIPE);
+                }
             }
             _ => {
                 self.reader = None;
@@ -448,19 +488,11 @@ fn group_has_live_members(pgid: Pid) -> bool {
 /// `fork` whenever the child's environment sets `PATH` and the program is not
 /// a path. A program not found is returned unchanged, for the spawn to report.
 fn resolve_program(spec: &ProcessSpec) -> std::borrow::Cow<'_, std::path::Path> {
-    use std::os::unix::fs::PermissionsExt;
     let program = std::path::Path::new(&spec.program);
     if spec.program.contains('/') || spec.program.is_empty() {
         return program.into();
     }
-    let search = spec
-        .env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| std::ffi::OsString::from(v))
-        .or_else(|| std::env::var_os("PATH"))
-        .unwrap_or_default();
+    let search = search_path(spec);
     for dir in std::env::split_paths(&search) {
         let dir = if dir.as_os_str().is_empty() {
             spec.cwd.clone()
@@ -470,13 +502,48 @@ fn resolve_program(spec: &ProcessSpec) -> std::borrow::Cow<'_, std::path::Path> 
             dir
         };
         let candidate = dir.join(program);
-        if std::fs::metadata(&candidate)
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        {
+        if is_executable(&candidate) {
             return candidate.into();
         }
     }
     program.into()
+}
+
+/// The `PATH` the step's program is searched on: the step's own, else ours.
+fn search_path(spec: &ProcessSpec) -> std::ffi::OsString {
+    spec.env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| std::ffi::OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default()
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+impl ProgramCache {
+    /// [`resolve_program`], remembering what it found.
+    fn resolve<'a>(&self, spec: &'a ProcessSpec) -> std::borrow::Cow<'a, std::path::Path> {
+        if spec.program.contains('/') || spec.program.is_empty() {
+            return std::path::Path::new(&spec.program).into();
+        }
+        let key = (spec.program.clone(), search_path(spec), spec.cwd.clone());
+        let known = self.0.lock().ok().and_then(|map| map.get(&key).cloned());
+        if let Some(path) = known.filter(|p| is_executable(p)) {
+            return path.into();
+        }
+        let found = resolve_program(spec);
+        if found.is_absolute()
+            && let Ok(mut map) = self.0.lock()
+        {
+            map.insert(key, found.to_path_buf());
+        }
+        found
+    }
 }
 
 fn spawn_error(spec: &ProcessSpec, error: io::Error) -> ExecError {

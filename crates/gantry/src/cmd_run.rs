@@ -253,17 +253,8 @@ pub fn run(
             message: message.clone(),
         });
     }
-    let dirty_warning = |renderer: &mut Renderer, dirty: Option<bool>| {
-        if dirty == Some(true) {
-            renderer.event(RunEvent::Warning {
-                message: format!(
-                    "the work tree has uncommitted changes; jobs check out commit {} without them (commit to include them)",
-                    short(&repo_event.sha)
-                ),
-            });
-        }
-    };
-    dirty_warning(&mut renderer, dirty.poll());
+    let short_sha = short(&repo_event.sha).to_string();
+    dirty_warning(&mut renderer, dirty.poll(), &short_sha);
     let running: Vec<&str> = plan.workflows.iter().map(|w| w.file.as_str()).collect();
     for w in workflows
         .iter()
@@ -364,7 +355,12 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(async move {
+    let sha_for_task = short_sha.clone();
+    // The renderer runs as a task on the runtime's workers, not on this
+    // thread: an event then wakes no extra thread (a wake-up and a context
+    // switch per event cost more than rendering it).
+    let task = async move {
+        let short_sha = sha_for_task;
         // At most 16 MiB of step output waits for the renderer.
         let (tx, mut rx) = gantry_engine::channel(16 << 20);
         let cancel = CancellationToken::new();
@@ -388,7 +384,7 @@ pub fn run(
                     None => break,
                 },
                 _ = ticker.tick() => {
-                    dirty_warning(&mut renderer, dirty.poll());
+                    dirty_warning(&mut renderer, dirty.poll(), &short_sha);
                     renderer.tick();
                 }
             }
@@ -407,9 +403,11 @@ pub fn run(
             }
         };
         (result, renderer, dirty)
-    });
-    let (result, mut renderer, mut dirty) = result;
-    dirty_warning(&mut renderer, dirty.wait());
+    };
+    let (result, mut renderer, mut dirty) = runtime
+        .block_on(async move { tokio::spawn(task).await })
+        .map_err(|e| UserError(format!("internal error: the run stopped: {e}")))?;
+    dirty_warning(&mut renderer, dirty.wait(), &short_sha);
     // Every job removed its containers: no clean-up is owed any more.
     if let Some(watchdog) = &watchdog {
         watchdog.disarm_cleanup();
@@ -553,6 +551,16 @@ fn remove_entry(path: &Path) {
             let _ = std::fs::remove_file(path);
         }
         Err(_) => {}
+    }
+}
+
+fn dirty_warning(renderer: &mut Renderer, dirty: Option<bool>, sha: &str) {
+    if dirty == Some(true) {
+        renderer.event(RunEvent::Warning {
+            message: format!(
+                "the work tree has uncommitted changes; jobs check out commit {sha} without them (commit to include them)"
+            ),
+        });
     }
 }
 

@@ -62,6 +62,39 @@ fn open(dir: &Path) -> Result<Repo, String> {
         })
 }
 
+/// The top of the work tree containing `dir`, found by looking for `.git`
+/// upwards; `None` whenever git's environment variables could change the
+/// answer or the layout is not a plain work tree (git then decides).
+fn quick_root(dir: &Path) -> Option<PathBuf> {
+    const REDIRECTING: &[&str] = &[
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+    ];
+    if REDIRECTING.iter().any(|v| std::env::var_os(v).is_some()) {
+        return None;
+    }
+    let start = std::fs::canonicalize(dir).ok()?;
+    let mut dir = start.as_path();
+    loop {
+        let dot_git = dir.join(".git");
+        match std::fs::symlink_metadata(&dot_git) {
+            Ok(meta) if meta.is_dir() && dot_git.join("HEAD").is_file() => {
+                return Some(dir.to_path_buf());
+            }
+            Ok(_) => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return None,
+        }
+        // Inside a `.git` or a bare repository: git's rules apply.
+        if dir.join("HEAD").is_file() && dir.join("objects").is_dir() {
+            return None;
+        }
+        dir = dir.parent()?;
+    }
+}
+
 /// The repository's top directory.
 pub fn root(dir: &Path) -> Result<PathBuf, String> {
     open(dir).map(|repo| repo.root)
@@ -386,6 +419,8 @@ struct Gathered {
     base_sha: Option<Result<String, String>>,
     /// The base branch's name.
     base_name: String,
+    /// The top directory git found.
+    found_root: PathBuf,
 }
 
 struct GatherRequest {
@@ -405,6 +440,7 @@ pub fn start(dir: &Path, req: &EventRequest<'_>) -> Result<Pending, String> {
         base: req.base.map(str::to_string),
     };
     let dir = dir.to_path_buf();
+    let quick = quick_root(&dir);
     let (found, root) = std::sync::mpsc::channel();
     // A `gix` repository stays on the thread that opened it.
     let gathering = std::thread::spawn(move || {
@@ -412,9 +448,15 @@ pub fn start(dir: &Path, req: &EventRequest<'_>) -> Result<Pending, String> {
         let _ = found.send(repo.as_ref().map(|r| r.root.clone()).map_err(Clone::clone));
         repo.map(|repo| gather(repo, request))
     });
-    let root = root
-        .recv()
-        .map_err(|_| "reading the repository failed (internal error)".to_string())??;
+    // Opening the repository (configuration files and all) takes longer
+    // than finding its top: the workflows are read meanwhile, and
+    // `finish` checks that git agrees.
+    let root = match quick {
+        Some(root) => root,
+        None => root
+            .recv()
+            .map_err(|_| "reading the repository failed (internal error)".to_string())??,
+    };
     Ok(Pending {
         root,
         kind: req.kind,
@@ -508,6 +550,7 @@ fn gather(repo: Repo, req: GatherRequest) -> Gathered {
         describe,
         base_sha,
         base_name,
+        found_root: repo.root.clone(),
     }
 }
 
@@ -529,9 +572,18 @@ impl Pending {
             describe,
             base_sha,
             base_name: base,
+            found_root,
         } = gathering
             .join()
             .map_err(|_| "reading the repository failed (internal error)".to_string())??;
+        if found_root != root {
+            return Err(format!(
+                "git says this repository's top directory is `{}`, not `{}`: run gantry there (or pass -C {})",
+                found_root.display(),
+                root.display(),
+                found_root.display()
+            ));
+        }
         if facts.head.is_none() {
             return Err("the repository has no commits yet: commit your workflow first (`git add -A && git commit -m init`)".to_string());
         }
