@@ -240,8 +240,7 @@ pub fn run(
         return Ok(ExitCode::SUCCESS);
     }
 
-    let number = store::next_run_number();
-    let writer = store::RunWriter::create(number).map_err(|e| {
+    let (number, writer) = store::RunWriter::create().map_err(|e| {
         UserError(format!(
             "cannot create the run directory under `{}`: {e}",
             store::home().display()

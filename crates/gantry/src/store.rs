@@ -27,20 +27,44 @@ pub fn runs_dir() -> PathBuf {
 }
 
 /// The next run number (one more than the highest stored).
-pub fn next_run_number() -> u64 {
-    let mut max = 0;
-    if let Ok(entries) = std::fs::read_dir(runs_dir()) {
-        for entry in entries.flatten() {
-            if let Some(n) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u64>().ok())
-            {
-                max = max.max(n);
+/// Takes the next run number: its directory is made with `mkdir`, which
+/// fails if it exists, so two runs started at once never share a number.
+/// `runs/last` remembers the latest number (a hint: the runs are listed
+/// only when it is missing).
+pub fn allocate_run() -> std::io::Result<(u64, PathBuf)> {
+    allocate_in(&runs_dir())
+}
+
+fn allocate_in(runs: &Path) -> std::io::Result<(u64, PathBuf)> {
+    std::fs::create_dir_all(runs)?;
+    let last = runs.join("last");
+    let mut number = std::fs::read_to_string(&last)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| highest_run(runs))
+        + 1;
+    loop {
+        let dir = runs.join(number.to_string());
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                let _ = std::fs::write(&last, number.to_string());
+                return Ok((number, dir));
             }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => number += 1,
+            Err(e) => return Err(e),
         }
     }
-    max + 1
+}
+
+/// The highest run number stored.
+fn highest_run(runs: &Path) -> u64 {
+    std::fs::read_dir(runs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
 }
 
 /// A file name for a job key (`build (ubuntu, 18)` → `build_ubuntu_18`).
@@ -92,8 +116,10 @@ pub struct RunWriter {
 }
 
 impl RunWriter {
-    pub fn create(number: u64) -> std::io::Result<RunWriter> {
-        RunWriter::create_in(runs_dir().join(number.to_string()))
+    /// A writer in a new run directory (see [`allocate_run`]).
+    pub fn create() -> std::io::Result<(u64, RunWriter)> {
+        let (number, dir) = allocate_run()?;
+        Ok((number, RunWriter::create_in(dir)?))
     }
 
     fn create_in(dir: PathBuf) -> std::io::Result<RunWriter> {
@@ -356,5 +382,27 @@ mod tests {
                 total
             );
         }
+    }
+
+    #[test]
+    fn runs_started_at_once_get_different_numbers() {
+        let runs = tempfile::tempdir().unwrap();
+        std::fs::create_dir(runs.path().join("7")).unwrap();
+        let numbers: Vec<u64> = std::thread::scope(|scope| {
+            let all: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| allocate_in(runs.path()).unwrap().0))
+                .collect();
+            all.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut sorted = numbers.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 8, "{numbers:?}");
+        assert!(sorted.iter().all(|&n| n > 7), "{numbers:?}");
+        // The hint is followed, and a stale hint is corrected by mkdir.
+        std::fs::write(runs.path().join("last"), "3").unwrap();
+        let (next, dir) = allocate_in(runs.path()).unwrap();
+        assert!(!sorted.contains(&next) && next != 7, "{next}");
+        assert!(dir.is_dir());
     }
 }
