@@ -43,10 +43,11 @@ const REGROUP_CHECK: Duration = Duration::from_millis(25);
 /// heap consolidation when freed.
 const READ_BUFFER: usize = 16 * 1024;
 
-/// What a pipe and its read buffer grow to when a step writes faster than
-/// it is read: fewer, larger reads and far fewer wake-ups of the writer and
-/// the reader (on other cores each costs an interrupt).
-const FAST_PIPE: usize = 1024 * 1024;
+/// What a read buffer grows to when a step writes in bulk (a read filled
+/// it): the kernel's default pipe size, so that one read takes all there is.
+/// (Growing the pipe itself to 1 MiB was measured: larger reads made larger
+/// output buffers, which the allocator maps and unmaps, and it was slower.)
+const BULK_READ_BUFFER: usize = 64 * 1024;
 
 /// Runs steps as processes on this machine.
 #[derive(Debug, Clone)]
@@ -375,7 +376,7 @@ struct Pipe<R> {
     stream: Stream,
 }
 
-impl<R: AsyncRead + Unpin + std::os::fd::AsFd> Pipe<R> {
+impl<R: AsyncRead + Unpin> Pipe<R> {
     fn new(reader: Option<R>, stream: Stream) -> Self {
         Pipe {
             buf: Vec::new(),
@@ -409,16 +410,8 @@ impl<R: AsyncRead + Unpin + std::os::fd::AsFd> Pipe<R> {
                 let full = n == self.buf.capacity();
                 self.buf.clear();
                 // A read that filled the buffer: the step writes in bulk.
-                // Grow the pipe (best effort: the system's pipe-max-size may
-                // refuse) and the buffer, once.
-                if full && self.buf.capacity() < FAST_PIPE {
-                    if let Some(reader) = &self.reader {
-                        let _ = nix::fcntl::fcntl(
-                            reader.as_fd(),
-                            nix::fcntl::FcntlArg::F_SETPIPE_SZ(FAST_PIPE as i32),
-                        );
-                    }
-                    self.buf.reserve_exact(FAST_PIPE);
+                if full && self.buf.capacity() < BULK_READ_BUFFER {
+                    self.buf.reserve_exact(BULK_READ_BUFFER);
                 }
             }
             _ => {
