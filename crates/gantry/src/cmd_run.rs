@@ -350,14 +350,16 @@ pub fn run(
         scratch_dir: scratch_dir.clone(),
     });
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
     let sha_for_task = short_sha.clone();
-    // The renderer runs as a task on the runtime's workers, not on this
-    // thread: an event then wakes no extra thread (a wake-up and a context
-    // switch per event cost more than rendering it).
+    // One thread runs the engine and the renderer (a current-thread
+    // runtime): with a worker per CPU, every event and every job start woke
+    // another worker, and for short jobs those wake-ups cost more than the
+    // work (measured with scripts/bench). Steps run on the other CPUs; the
+    // stored log is written by a thread of its own once a run logs a lot.
     let task = async move {
         let short_sha = sha_for_task;
         // At most 16 MiB of step output waits for the renderer.

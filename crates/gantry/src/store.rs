@@ -98,21 +98,16 @@ const QUEUED_BYTES: usize = 1 << 20;
 /// run however many jobs it has: making a file per job cost more than the
 /// jobs themselves in short runs.
 ///
-/// Small writes (Gantry's own lines) go through `data`'s buffer; a step's
-/// output buffers are taken over ([`RunWriter::write_owned`]), queued, and
-/// written as they are, then given back to the engine to be filled again.
-/// Bytes reach the file in the order they were written: `data`'s buffer is
-/// empty while anything is queued, and the queue is written before any
-/// small write.
+/// The data goes through a [`DataWriter`]: small writes (Gantry's own lines)
+/// are gathered, a step's large output buffers are taken over without a
+/// copy, and once a run has logged a megabyte the file writes happen on a
+/// thread of their own, beside the masking and rendering.
 pub struct RunWriter {
     dir: PathBuf,
-    data: BufWriter<File>,
+    data: DataWriter,
     index: BufWriter<File>,
     /// The job whose bytes were written last, and how many, not yet indexed.
     pending: Option<(String, u64)>,
-    /// Output buffers not yet written, and their total length.
-    queued: Vec<Vec<u8>>,
-    queued_len: usize,
 }
 
 impl RunWriter {
@@ -124,15 +119,13 @@ impl RunWriter {
 
     fn create_in(dir: PathBuf) -> std::io::Result<RunWriter> {
         std::fs::create_dir_all(&dir)?;
-        let data = BufWriter::with_capacity(256 * 1024, File::create(dir.join("log"))?);
+        let data = DataWriter::new(File::create(dir.join("log"))?);
         let index = BufWriter::new(File::create(dir.join("log.idx"))?);
         Ok(RunWriter {
             dir,
             data,
             index,
             pending: None,
-            queued: Vec::new(),
-            queued_len: 0,
         })
     }
 
@@ -140,56 +133,24 @@ impl RunWriter {
         if bytes.is_empty() {
             return;
         }
-        self.write_queued();
-        let _ = self.data.write_all(bytes);
+        self.data.write(bytes);
         self.count(job, bytes.len());
     }
 
     /// [`RunWriter::write`] taking a step's output buffer: a large one is
     /// written without a copy, and every buffer goes back to the engine.
     pub fn write_owned(&mut self, job: &str, bytes: Vec<u8>) {
-        if bytes.len() < DIRECT_WRITE {
-            self.write(job, &bytes);
+        if bytes.is_empty() {
             gantry_engine::output::recycle_buffer(bytes);
             return;
         }
-        // Whatever is buffered goes first.
-        let _ = self.data.flush();
         self.count(job, bytes.len());
-        self.queued_len += bytes.len();
-        self.queued.push(bytes);
-        if self.queued_len >= QUEUED_BYTES {
-            self.write_queued();
-        }
-    }
-
-    /// Writes the queued buffers (one `writev` for all of them, if the
-    /// file takes them at once) and gives them back to the engine.
-    fn write_queued(&mut self) {
-        if self.queued.is_empty() {
-            return;
-        }
-        let mut slices: Vec<std::io::IoSlice<'_>> = self
-            .queued
-            .iter()
-            .map(|bytes| std::io::IoSlice::new(bytes))
-            .collect();
-        let mut slices = &mut slices[..];
-        let file = self.data.get_mut();
-        while !slices.is_empty() {
-            match file.write_vectored(slices) {
-                Ok(0) => break,
-                Ok(n) => std::io::IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                // Like every other write of the log: a full disk does not
-                // stop the run.
-                Err(_) => break,
-            }
-        }
-        for bytes in self.queued.drain(..) {
+        if bytes.len() < DIRECT_WRITE {
+            self.data.write(&bytes);
             gantry_engine::output::recycle_buffer(bytes);
+        } else {
+            self.data.write_owned(bytes);
         }
-        self.queued_len = 0;
     }
 
     /// Index `len` more bytes of `job`.
@@ -219,8 +180,7 @@ impl RunWriter {
     /// Writes `run.json` (called at the start and again at the end).
     pub fn save_meta(&mut self, meta: &Value) -> std::io::Result<()> {
         self.flush_pending();
-        self.write_queued();
-        self.data.flush()?;
+        self.data.sync();
         self.index.flush()?;
         let tmp = self.dir.join("run.json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(meta).unwrap_or_default())?;
@@ -230,10 +190,165 @@ impl RunWriter {
 
 impl Drop for RunWriter {
     fn drop(&mut self) {
-        // The buffered writers flush themselves when dropped; the queue is
-        // written here (and first: it holds the earlier bytes).
-        self.write_queued();
+        // The data writer and the index write out what they hold when
+        // dropped; the last index entry is written here.
         self.flush_pending();
+    }
+}
+
+/// Small writes are gathered up to this many bytes before they are queued.
+const SMALL_BUFFER: usize = 256 * 1024;
+
+/// The log data file's writer. Bytes are queued in order (small ones
+/// gathered into one buffer, large ones as they are) and written with one
+/// `writev` per megabyte or so: by the caller until the first megabyte, then
+/// by a writer thread, so that a step printing hundreds of megabytes has its
+/// log written on the second CPU. [`DataWriter::sync`] waits until everything
+/// queued is in the file. Write errors are ignored, like every other write
+/// of the log: a full disk does not stop the run.
+struct DataWriter {
+    file: Option<File>,
+    small: Vec<u8>,
+    queued: Vec<Vec<u8>>,
+    queued_len: usize,
+    thread: Option<(
+        std::sync::mpsc::SyncSender<WriterMessage>,
+        std::thread::JoinHandle<()>,
+    )>,
+}
+
+enum WriterMessage {
+    Write(Vec<Vec<u8>>),
+    Sync(std::sync::mpsc::Sender<()>),
+}
+
+impl DataWriter {
+    fn new(file: File) -> DataWriter {
+        DataWriter {
+            file: Some(file),
+            small: Vec::new(),
+            queued: Vec::new(),
+            queued_len: 0,
+            thread: None,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.small.extend_from_slice(bytes);
+        if self.small.len() >= SMALL_BUFFER {
+            self.queue_small();
+        }
+    }
+
+    fn write_owned(&mut self, bytes: Vec<u8>) {
+        // Earlier small bytes go first.
+        self.queue_small();
+        self.queued_len += bytes.len();
+        self.queued.push(bytes);
+        if self.queued_len >= QUEUED_BYTES {
+            self.send();
+        }
+    }
+
+    fn queue_small(&mut self) {
+        if !self.small.is_empty() {
+            let small = std::mem::take(&mut self.small);
+            self.queued_len += small.len();
+            self.queued.push(small);
+            if self.queued_len >= QUEUED_BYTES {
+                self.send();
+            }
+        }
+    }
+
+    /// Hands the queue to the writer thread (started now if need be).
+    fn send(&mut self) {
+        if self.queued.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.queued);
+        self.queued_len = 0;
+        if self.thread.is_none()
+            && let Some(mut file) = self.file.as_ref().and_then(|f| f.try_clone().ok())
+        {
+            // A few megabytes in flight at most: a slow disk slows the run
+            // down instead of filling memory.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<WriterMessage>(4);
+            let spawned = std::thread::Builder::new()
+                .name("log-writer".into())
+                .spawn(move || {
+                    for message in rx {
+                        match message {
+                            WriterMessage::Write(batch) => write_batch(&mut file, batch),
+                            WriterMessage::Sync(done) => {
+                                let _ = done.send(());
+                            }
+                        }
+                    }
+                });
+            // Without a thread, this writer goes on writing itself.
+            if let Ok(handle) = spawned {
+                self.thread = Some((tx, handle));
+            }
+        }
+        match (&self.thread, &mut self.file) {
+            (Some((tx, _)), _) => {
+                let _ = tx.send(WriterMessage::Write(batch));
+            }
+            (None, Some(file)) => write_batch(file, batch),
+            (None, None) => {}
+        }
+    }
+
+    /// Writes out everything and waits until it is in the file.
+    fn sync(&mut self) {
+        self.queue_small();
+        if self.thread.is_none() {
+            if let Some(file) = &mut self.file {
+                write_batch(file, std::mem::take(&mut self.queued));
+                self.queued_len = 0;
+            }
+            return;
+        }
+        self.send();
+        if let Some((tx, _)) = &self.thread {
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            if tx.send(WriterMessage::Sync(done_tx)).is_ok() {
+                let _ = done_rx.recv();
+            }
+        }
+    }
+}
+
+impl Drop for DataWriter {
+    fn drop(&mut self) {
+        self.sync();
+        if let Some((tx, handle)) = self.thread.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+}
+
+/// One `writev` (or as many as the file needs) of a batch, whose buffers
+/// then go back to the engine for reuse.
+fn write_batch(file: &mut File, batch: Vec<Vec<u8>>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut slices: Vec<std::io::IoSlice<'_>> =
+        batch.iter().map(|b| std::io::IoSlice::new(b)).collect();
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => break,
+            Ok(n) => std::io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    for bytes in batch {
+        gantry_engine::output::recycle_buffer(bytes);
     }
 }
 
