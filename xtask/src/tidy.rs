@@ -124,6 +124,7 @@ mod tests {
             ("gantry-plan", &["gantry-syntax", "gantry-expr"][..]),
             ("gantry-executor", &[][..]),
             ("gantry-docker", &["gantry-executor"][..]),
+            ("gantry-store", &["gantry-plan"][..]),
             (
                 "gantry-engine",
                 &[
