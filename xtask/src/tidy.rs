@@ -125,6 +125,7 @@ mod tests {
             ("gantry-executor", &[][..]),
             ("gantry-docker", &["gantry-executor"][..]),
             ("gantry-store", &["gantry-plan"][..]),
+            ("gantry-server", &["gantry-store"][..]),
             (
                 "gantry-engine",
                 &[
@@ -143,6 +144,7 @@ mod tests {
                     "gantry-executor",
                     "gantry-engine",
                     "gantry-docker",
+                    "gantry-server",
                 ][..],
             ),
             ("xtask", &[][..]),

@@ -9,6 +9,7 @@ mod cmd_gc;
 mod cmd_logs;
 mod cmd_plan;
 mod cmd_run;
+mod cmd_serve;
 mod cmd_validate;
 mod git;
 mod render;
@@ -43,6 +44,21 @@ enum Command {
     Logs(LogsArgs),
     /// Remove Docker containers, networks and volumes left behind by runs that died
     Gc(GcArgs),
+    /// Serve the web UI and the JSON API over the server's database
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The data directory (default: `$GANTRY_HOME/server`, else `~/.local/share/gantry/server`)
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The address to listen on (port 0 picks a free port; the address bound is printed)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// A PostgreSQL URL (`postgres://…`); default: SQLite in the data directory
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
 }
 
 #[derive(Args)]
@@ -171,6 +187,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd_validate::run(&dir, args),
         Command::Logs(args) => cmd_logs::run(args),
         Command::Gc(args) => cmd_gc::run(args),
+        Command::Serve(args) => cmd_serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,240 @@
+//! The Gantry server: `gantry serve`'s web UI and JSON API over the state in `gantry-store`.
+//!
+//! This first slice shows what the store holds — repositories, runs, jobs and their logs — to
+//! logged-in users, by role. It does not execute anything (the server never will: runs are fed
+//! into the store by another piece).
+//!
+//! - [`app`] builds the whole [`Router`] from an [`AppState`], so tests drive it in-process with
+//!   `tower::ServiceExt::oneshot`; [`serve`] opens the store, creates the first admin on first
+//!   start, binds the listener and serves until a shutdown future resolves.
+//! - Routes: `/login`, `/logout`, `/account` (password change), `/` (dashboard), `/{owner}/{repo}` (runs),
+//!   `/{owner}/{repo}/runs/{number}` (jobs and logs), `/api/v1/…` (JSON, see [`api`]),
+//!   `/healthz`, `/static/style.css`.
+//! - Authentication and access rules live in [`auth`]; every repository endpoint goes through its
+//!   [`auth::RepoAccess`] extractor.
+//! - Every response carries the security headers (CSP `default-src 'self'`, no framing, no
+//!   sniffing, same-origin referrers). Requests are logged with `tracing`.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod pages;
+pub mod throttle;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post};
+use gantry_store::{NewUser, Store};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+
+use crate::throttle::LoginThrottle;
+
+/// The largest request body accepted (forms and JSON are small).
+const MAX_BODY_BYTES: usize = 1 << 20;
+/// The name of the user created on first start.
+pub const FIRST_ADMIN: &str = "admin";
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub throttle: Arc<LoginThrottle>,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> Self {
+        AppState {
+            store,
+            throttle: Arc::new(LoginThrottle::default()),
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/repositories", get(api::repositories))
+        .route("/api/v1/repositories/{owner}/{repo}/runs", get(api::runs))
+        .route(
+            "/api/v1/repositories/{owner}/{repo}/runs/{number}",
+            get(api::run),
+        )
+        .route("/api/v1/tokens", post(api::create_token))
+        .route("/api/{*rest}", any(api::not_found));
+    let pages = Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/account", get(pages::account))
+        .route("/account/password", post(pages::change_password))
+        .route("/{owner}/{repo}", get(pages::repository))
+        .route("/{owner}/{repo}/runs/{number}", get(pages::run))
+        .route("/healthz", get(healthz))
+        .route("/static/style.css", get(style));
+    pages
+        .merge(api)
+        .fallback(pages::not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(security_header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ))
+        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_header(header::REFERRER_POLICY, "same-origin"))
+}
+
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+/// 200 `ok` when the database answers.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.user_count().await {
+        Ok(_) => (StatusCode::OK, "ok"),
+        Err(err) => {
+            tracing::error!(%err, "health check: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../templates/style.css"),
+    )
+}
+
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the SQLite database lives (unless `database` is set).
+    pub data_dir: PathBuf,
+    /// `host:port`; port 0 picks a free one.
+    pub listen: String,
+    /// A `postgres://…` URL; none for SQLite in `data_dir`.
+    pub database: Option<String>,
+}
+
+/// What [`serve`] reports once it listens.
+#[derive(Clone, Debug)]
+pub struct Started {
+    /// The address actually bound (the real port when 0 was asked).
+    pub address: SocketAddr,
+    /// `http://address`.
+    pub url: String,
+    /// On first start only: the generated password of the `admin` user.
+    pub first_admin_password: Option<String>,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] gantry_store::Error),
+    #[error(
+        "cannot listen on {address}: {source} (is another server using it? try another --listen)"
+    )]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("creating the first admin: {0}")]
+    FirstAdmin(String),
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens the store, creates the first admin on first start, binds `config.listen`, calls
+/// `started`, and serves until `shutdown` resolves; then lets open requests finish.
+pub async fn serve(
+    config: Config,
+    started: impl FnOnce(&Started),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = match &config.database {
+        Some(url) => Store::open(url).await?,
+        None => Store::open_sqlite(&config.data_dir).await?,
+    };
+    let first_admin_password = create_first_admin(&store).await?;
+    let expired = store.delete_expired_sessions().await?;
+    tracing::debug!(expired, "expired sessions removed");
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            address: config.listen.clone(),
+            source,
+        })?;
+    let address = listener.local_addr().map_err(ServeError::Serve)?;
+    tracing::info!(%address, backend = store.backend_name(), "listening");
+    started(&Started {
+        address,
+        url: format!("http://{address}"),
+        first_admin_password,
+    });
+    let router = app(AppState::new(store.clone()));
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(ServeError::Serve)?;
+    tracing::info!("stopped");
+    store.close().await;
+    Ok(())
+}
+
+/// With no users at all, creates `admin` (a site admin) with a random password, returned to be
+/// shown once.
+pub async fn create_first_admin(store: &Store) -> Result<Option<String>, ServeError> {
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let password = auth::random_token();
+    let hash = auth::hash_password_blocking(password.clone())
+        .await
+        .map_err(|err| ServeError::FirstAdmin(err.message()))?;
+    match store
+        .create_user(&NewUser {
+            name: FIRST_ADMIN,
+            password_hash: &hash,
+            is_admin: true,
+        })
+        .await
+    {
+        Ok(_) => Ok(Some(password)),
+        // Another server process on the same database won the race.
+        Err(gantry_store::Error::AlreadyExists) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Structured logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,7 @@
+//! In-process tests of `gantry_server::app` with `tower::ServiceExt::oneshot`, each against a fresh
+//! SQLite store in a temporary directory, seeded directly through `gantry-store`.
+
+mod auth;
+mod pages;
+mod roles;
+mod world;
