@@ -146,14 +146,25 @@ pub struct Started {
     pub first_admin_password: Option<String>,
 }
 
+/// What to do when the listening address cannot be bound.
+fn bind_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another program uses it; stop it or pass another --listen"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges; pass --listen with a higher port"
+        }
+        _ => "pass --listen HOST:PORT with an address of this machine (e.g. 127.0.0.1:8080)",
+    }
+}
+
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot open the database: {0}")]
     Store(#[from] gantry_store::Error),
-    #[error(
-        "cannot listen on {address}: {source} (is another server using it? try another --listen)"
-    )]
+    #[error("cannot listen on {address}: {source}: {}", bind_hint(source))]
     Bind {
         address: String,
         source: std::io::Error,

@@ -112,17 +112,14 @@ pub struct RepoEvent {
 /// `git status` of the work tree, running in the background: whether it
 /// has uncommitted changes (they are not run). On a large repository the
 /// check can take a while, so nothing waits for it before the jobs start.
-pub struct DirtyCheck(Option<Background>, Option<bool>);
+pub struct DirtyCheck(Option<Background>);
 
 impl DirtyCheck {
     pub fn start(root: &Path) -> DirtyCheck {
-        DirtyCheck(
-            Some(Background::start(
-                root,
-                args(&["status", "--porcelain", "--untracked-files=no"]),
-            )),
-            None,
-        )
+        DirtyCheck(Some(Background::start(
+            root,
+            args(&["status", "--porcelain", "--untracked-files=no"]),
+        )))
     }
 
     /// The answer, once and only once, as soon as it is there (never blocks).
@@ -140,9 +137,7 @@ impl DirtyCheck {
 
     fn take(&mut self) -> Option<bool> {
         let check = self.0.take()?;
-        let dirty = check.join().is_ok_and(|s| !s.is_empty());
-        self.1 = Some(dirty);
-        Some(dirty)
+        Some(check.join().is_ok_and(|s| !s.is_empty()))
     }
 }
 

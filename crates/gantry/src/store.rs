@@ -207,7 +207,7 @@ const SMALL_BUFFER: usize = 256 * 1024;
 /// queued is in the file. Write errors are ignored, like every other write
 /// of the log: a full disk does not stop the run.
 struct DataWriter {
-    file: Option<File>,
+    file: File,
     small: Vec<u8>,
     queued: Vec<Vec<u8>>,
     queued_len: usize,
@@ -225,7 +225,7 @@ enum WriterMessage {
 impl DataWriter {
     fn new(file: File) -> DataWriter {
         DataWriter {
-            file: Some(file),
+            file,
             small: Vec::new(),
             queued: Vec::new(),
             queued_len: 0,
@@ -269,7 +269,7 @@ impl DataWriter {
         let batch = std::mem::take(&mut self.queued);
         self.queued_len = 0;
         if self.thread.is_none()
-            && let Some(mut file) = self.file.as_ref().and_then(|f| f.try_clone().ok())
+            && let Ok(mut file) = self.file.try_clone()
         {
             // A few megabytes in flight at most: a slow disk slows the run
             // down instead of filling memory.
@@ -291,12 +291,11 @@ impl DataWriter {
                 self.thread = Some((tx, handle));
             }
         }
-        match (&self.thread, &mut self.file) {
-            (Some((tx, _)), _) => {
+        match &self.thread {
+            Some((tx, _)) => {
                 let _ = tx.send(WriterMessage::Write(batch));
             }
-            (None, Some(file)) => write_batch(file, batch),
-            (None, None) => {}
+            None => write_batch(&mut self.file, batch),
         }
     }
 
@@ -304,10 +303,8 @@ impl DataWriter {
     fn sync(&mut self) {
         self.queue_small();
         if self.thread.is_none() {
-            if let Some(file) = &mut self.file {
-                write_batch(file, std::mem::take(&mut self.queued));
-                self.queued_len = 0;
-            }
+            write_batch(&mut self.file, std::mem::take(&mut self.queued));
+            self.queued_len = 0;
             return;
         }
         self.send();
