@@ -125,7 +125,27 @@ mod tests {
             ("gantry-executor", &[][..]),
             ("gantry-docker", &["gantry-executor"][..]),
             ("gantry-store", &["gantry-plan"][..]),
-            ("gantry-server", &["gantry-store"][..]),
+            ("gantry-api", &[][..]),
+            (
+                "gantry-agent",
+                &[
+                    "gantry-api",
+                    "gantry-engine",
+                    "gantry-executor",
+                    "gantry-plan",
+                    "gantry-syntax",
+                ][..],
+            ),
+            (
+                "gantry-server",
+                &[
+                    "gantry-store",
+                    "gantry-api",
+                    "gantry-plan",
+                    "gantry-syntax",
+                    "gantry-expr",
+                ][..],
+            ),
             (
                 "gantry-engine",
                 &[
@@ -145,6 +165,9 @@ mod tests {
                     "gantry-engine",
                     "gantry-docker",
                     "gantry-server",
+                    "gantry-store",
+                    "gantry-api",
+                    "gantry-agent",
                 ][..],
             ),
             ("xtask", &[][..]),

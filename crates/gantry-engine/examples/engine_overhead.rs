@@ -84,6 +84,7 @@ fn main() {
         run_number: 1,
         fresh_job_dirs: false,
         scratch_dir: scratch.clone(),
+        carried: Default::default(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -10,6 +10,7 @@ pub mod mask;
 pub mod output;
 pub mod run;
 pub mod shell;
+pub mod workflows;
 
 pub use event::{
     Annotation, AnnotationLevel, EventReceiver, EventSender, JobKey, Outcome, RunEvent, channel,

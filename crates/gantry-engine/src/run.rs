@@ -61,6 +61,36 @@ pub fn runner_for(label: &str, runners: &IndexMap<String, Runner>) -> Option<Run
     }
 }
 
+/// The runners a repository declares in `.gantry/runners.yml`: one
+/// `LABEL: host` or `LABEL: IMAGE` line per `runs-on` label. No file, no
+/// runners.
+pub fn runners_file(root: &std::path::Path) -> Result<IndexMap<String, Runner>, String> {
+    let file = root.join(".gantry").join("runners.yml");
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(IndexMap::new());
+    };
+    let entries: IndexMap<String, String> = serde_saphyr::from_str(&text).map_err(|e| {
+        format!(
+            "{}: {e}: write one `LABEL: host` or `LABEL: IMAGE` line per label",
+            file.display()
+        )
+    })?;
+    Ok(entries
+        .into_iter()
+        .map(|(label, value)| (label, Runner::parse(&value)))
+        .collect())
+}
+
+impl Runner {
+    /// `host`, or an image name.
+    pub fn parse(value: &str) -> Runner {
+        match value.trim() {
+            "host" => Runner::Host,
+            image => Runner::Image(image.to_string()),
+        }
+    }
+}
+
 /// A label for another operating system (`windows-*`, `macos-*`): a job
 /// for it is skipped on this Linux machine, like a job for a runner that is
 /// not there; any other label without a runner is an error.
@@ -105,6 +135,9 @@ pub struct RunConfig {
     /// scripts). A tmpfs such as /dev/shm makes rewriting them nearly free;
     /// any directory works.
     pub scratch_dir: PathBuf,
+    /// Jobs of an earlier attempt whose results a re-run keeps, by job id: they count as done
+    /// with this result and these outputs, and are not run again. Empty for a first run.
+    pub carried: IndexMap<String, (Outcome, IndexMap<String, String>)>,
 }
 
 /// What a finished run reports.
@@ -442,7 +475,17 @@ pub(crate) fn run_workflow(
         let mut states: IndexMap<String, JobState> = workflow
             .jobs
             .iter()
-            .map(|j| (j.id.clone(), JobState::Waiting))
+            .map(|j| {
+                let carried = prefix
+                    .is_empty()
+                    .then(|| shared.config.carried.get(&j.id))
+                    .flatten();
+                let state = match carried {
+                    Some((outcome, outputs)) => JobState::Done(*outcome, outputs.clone()),
+                    None => JobState::Waiting,
+                };
+                (j.id.clone(), state)
+            })
             .collect();
         let mut set: JoinSet<SchedulerEvent> = JoinSet::new();
         loop {
@@ -776,7 +819,8 @@ fn should_run(ctx: &JobStartContext, job: &JobPlan, status: JobStatus) -> Result
     parsed.evaluate(&eval).map_err(|e| e.message)
 }
 
-pub(crate) fn display_name(job: &gantry_syntax::ast::Job, id: &str) -> String {
+/// A job's name as shown: its `name:` when it has no expression, else its id.
+pub fn display_name(job: &gantry_syntax::ast::Job, id: &str) -> String {
     match &job.name {
         Some(name) => match &name.value {
             Value::String(s) if !s.contains("${{") => s.clone(),

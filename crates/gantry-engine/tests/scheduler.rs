@@ -18,6 +18,14 @@ struct Traced {
 }
 
 fn run(yaml: &str) -> Traced {
+    run_carrying(yaml, Default::default())
+}
+
+/// Runs with the results of some jobs carried over from an earlier attempt.
+fn run_carrying(
+    yaml: &str,
+    carried: indexmap::IndexMap<String, (Outcome, indexmap::IndexMap<String, String>)>,
+) -> Traced {
     let (workflow, diags) = gantry_syntax::parse_workflow("w.yml", yaml);
     assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
     let workflow = Arc::new(workflow);
@@ -55,6 +63,7 @@ fn run(yaml: &str) -> Traced {
         run_number: 1,
         fresh_job_dirs: false,
         scratch_dir: dir.path().join("scratch"),
+        carried,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -97,6 +106,60 @@ fn outputs_of(t: &Traced, job: &str) -> indexmap::IndexMap<String, String> {
             _ => None,
         })
         .unwrap_or_default()
+}
+
+#[test]
+fn carried_jobs_are_not_run_again_and_their_outputs_reach_dependents() {
+    let yaml = r#"
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs: {version: "${{ steps.v.outputs.version }}"}
+    steps:
+      - {id: v, run: version}
+  test:
+    needs: build
+    if: needs.build.outputs.version == '1.2.3'
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo ${{ needs.build.outputs.version }}
+"#;
+    let mut carried = indexmap::IndexMap::new();
+    carried.insert(
+        "build".to_string(),
+        (
+            Outcome::Success,
+            [("version".to_string(), "1.2.3".to_string())]
+                .into_iter()
+                .collect(),
+        ),
+    );
+    let t = run_carrying(yaml, carried);
+    assert_eq!(t.result, Outcome::Success);
+    // Only `test` ran (its `if` reads the carried output): one step.
+    assert_eq!(t.jobs, ["test: success"]);
+    assert_eq!(t.execs, 1);
+    let started: Vec<&str> = t
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::JobStarted { job, .. } => Some(job.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, ["test"]);
+
+    // A carried failure still fails the run, and skips what needs it.
+    let mut carried = indexmap::IndexMap::new();
+    carried.insert(
+        "build".to_string(),
+        (Outcome::Failure, indexmap::IndexMap::new()),
+    );
+    let t = run_carrying(yaml, carried);
+    assert_eq!(t.result, Outcome::Failure);
+    assert_eq!(t.jobs, ["test: skipped"]);
+    assert_eq!(t.execs, 0);
 }
 
 #[test]

@@ -15,7 +15,7 @@ use gantry_store::{Job, Repository, Role, Run};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::auth::{self, CurrentUser, RepoAccess};
+use crate::auth::{self, CurrentUser, Principal, RepoAccess};
 use crate::error::{ApiError, AppError};
 use crate::pages::{runs_page, state_name};
 
@@ -95,6 +95,8 @@ impl From<&Run> for RunDto {
 
 #[derive(Serialize)]
 pub struct JobDto {
+    /// The server's id of the job (for its log: `…/jobs/{id}/log`).
+    pub id: i64,
     /// The job's id in the workflow, with matrix values for an instance.
     pub key: String,
     pub name: String,
@@ -116,6 +118,7 @@ impl From<&Job> for JobDto {
             end.duration_since(started).as_millis() as i64
         });
         JobDto {
+            id: job.id,
             key: job.key.clone(),
             name: job.name.clone(),
             status: job.status.as_str(),
@@ -221,20 +224,8 @@ pub async fn create_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let presented = headers
-        .get(CSRF_HEADER)
-        .and_then(|value| value.to_str().ok());
-    principal.check_csrf(presented).map_err(|_| {
-        AppError::Forbidden(format!(
-            "a request authenticated by the session cookie must send the session's CSRF token \
-             in the `{CSRF_HEADER}` header (or use an API token)"
-        ))
-    })?;
-    let request: NewTokenDto = serde_json::from_slice(&body).map_err(|err| {
-        AppError::BadRequest(format!(
-            "the body must be JSON like {{\"name\": \"ci\"}}: {err}"
-        ))
-    })?;
+    check_csrf_header(&principal, &headers)?;
+    let request: NewTokenDto = json_body(&body, r#"{"name": "ci"}"#)?;
     let name = request.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadRequest(
@@ -266,7 +257,57 @@ pub async fn create_token(
         .into_response())
 }
 
+/// Checks the `X-CSRF-Token` header of a request that changes something, when it came with the
+/// session cookie (an API token needs none).
+pub fn check_csrf_header(principal: &Principal, headers: &HeaderMap) -> Result<(), AppError> {
+    let presented = headers
+        .get(CSRF_HEADER)
+        .and_then(|value| value.to_str().ok());
+    principal.check_csrf(presented).map_err(|_| {
+        AppError::Forbidden(format!(
+            "a request authenticated by the session cookie must send the session's CSRF token \
+             in the `{CSRF_HEADER}` header (or use an API token)"
+        ))
+    })
+}
+
+/// A JSON request body; the error shows `example`, the shape expected.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    example: &str,
+) -> Result<T, AppError> {
+    serde_json::from_slice(body)
+        .map_err(|err| AppError::BadRequest(format!("the body must be JSON like {example}: {err}")))
+}
+
 /// Any other path under `/api`: the JSON 404.
 pub async fn not_found() -> ApiError {
     ApiError(AppError::NotFound)
+}
+
+/// `GET /api/v1/repositories/{owner}/{repo}/runs/{number}/jobs/{job}/log`: the job's log as
+/// stored so far (masked text, Gantry's `##[…]` markers included).
+pub async fn job_log(
+    State(state): State<AppState>,
+    access: RepoAccess<auth::Json>,
+    Path((_, _, number, job_id)): Path<(String, String, i64, i64)>,
+) -> Result<Response, ApiError> {
+    let run = state
+        .store
+        .run_by_number(access.repository.id, number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let job = state.store.job(job_id).await?.ok_or(AppError::NotFound)?;
+    if job.run_id != run.id {
+        return Err(AppError::NotFound.into());
+    }
+    let log = state.store.log(job.id).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        log,
+    )
+        .into_response())
 }

@@ -9,7 +9,9 @@
 //!   start, binds the listener and serves until a shutdown future resolves.
 //! - Routes: `/login`, `/logout`, `/account` (password change), `/` (dashboard), `/{owner}/{repo}` (runs),
 //!   `/{owner}/{repo}/runs/{number}` (jobs and logs), `/api/v1/…` (JSON, see [`api`]),
-//!   `/healthz`, `/static/style.css`.
+//!   `/healthz`, `/static/style.css`; a repository's secrets and members ([`settings`]), the
+//!   organisation's secrets and the users (`/admin/…`, [`settings`], [`people`]).
+//! - Secret values are sealed with the server's key before they reach the store ([`crypto`]).
 //! - Authentication and access rules live in [`auth`]; every repository endpoint goes through its
 //!   [`auth::RepoAccess`] extractor.
 //! - Every response carries the security headers (CSP `default-src 'self'`, no framing, no
@@ -17,9 +19,25 @@
 
 pub mod api;
 pub mod auth;
+pub mod badge;
+pub mod commit_status;
+pub mod control;
+pub mod crypto;
+pub mod dag;
+pub mod dispatch;
 pub mod error;
+pub mod git;
+pub mod live;
+pub mod logview;
+pub mod metrics;
 pub mod pages;
+pub mod people;
+pub mod schedule;
+pub mod settings;
+pub mod stream;
 pub mod throttle;
+pub mod trigger;
+pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,6 +50,10 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use gantry_store::{NewUser, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{Dispatch, DispatchConfig};
+use crate::live::Live;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -48,27 +70,106 @@ pub const FIRST_ADMIN: &str = "admin";
 pub struct AppState {
     pub store: Store,
     pub throttle: Arc<LoginThrottle>,
+    /// The run queue (and, through it, the live fan-out).
+    pub dispatch: Arc<Dispatch>,
+    /// The `gantry` program the push hooks of local repositories run.
+    pub hook_program: Option<PathBuf>,
+    /// Cancelled when the server stops: live streams end.
+    pub shutdown: CancellationToken,
+    /// Seals and opens secret values (see [`crypto`]).
+    pub secret_key: Arc<crypto::SecretKey>,
 }
 
 impl AppState {
-    pub fn new(store: Store) -> Self {
+    /// State over a store, with a run queue whose leases go out on `leases` (nothing hands them
+    /// out until [`Dispatch::run`] is started, as [`serve`] does).
+    pub fn new(
+        store: Store,
+        secret_key: crypto::SecretKey,
+        data_dir: PathBuf,
+        leases: gantry_api::LeaseSender,
+    ) -> Self {
+        let secret_key = Arc::new(secret_key);
+        let dispatch = Dispatch::new(DispatchConfig {
+            store: store.clone(),
+            leases,
+            live: Arc::new(Live::default()),
+            max_runs: default_max_runs(),
+            data_dir,
+            secrets: Arc::new(SealedSecrets {
+                store: store.clone(),
+                key: secret_key.clone(),
+            }),
+        });
         AppState {
             store,
             throttle: Arc::new(LoginThrottle::default()),
+            dispatch,
+            hook_program: None,
+            shutdown: CancellationToken::new(),
+            secret_key,
         }
+    }
+}
+
+/// Runs at once by default: one per CPU.
+pub fn default_max_runs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+/// A repository's secrets (and the organisation's it does not override) for a run, opened with
+/// the server's key.
+struct SealedSecrets {
+    store: Store,
+    key: Arc<crypto::SecretKey>,
+}
+
+impl dispatch::SecretSource for SealedSecrets {
+    fn secrets(
+        &self,
+        repository_id: i64,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<(String, String)>, String>> + Send + '_>>
+    {
+        Box::pin(async move {
+            crypto::open_run_secrets(&self.store, &self.key, repository_id)
+                .await
+                .map_err(|e| format!("cannot read the repository's secrets: {}", e.message()))
+        })
     }
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
-        .route("/api/v1/repositories", get(api::repositories))
+        .route(
+            "/api/v1/repositories",
+            get(api::repositories).post(control::register),
+        )
         .route("/api/v1/repositories/{owner}/{repo}/runs", get(api::runs))
         .route(
             "/api/v1/repositories/{owner}/{repo}/runs/{number}",
             get(api::run),
         )
         .route("/api/v1/tokens", post(api::create_token))
+        .route(
+            "/api/v1/repositories/{owner}/{repo}/runs/{number}/jobs/{job}/log",
+            get(api::job_log),
+        )
+        .route("/api/v1/hooks/git", post(control::git_hook))
+        .route(
+            "/hooks/{forge}/{owner}/{repo}",
+            post(control::forge_webhook),
+        )
+        .route(
+            "/api/v1/repositories/{owner}/{repo}/dispatches",
+            post(control::dispatch_api),
+        )
+        .route(
+            "/api/v1/repositories/{owner}/{repo}/runs/{number}/{action}",
+            post(control::run_action_api),
+        )
         .route("/api/{*rest}", any(api::not_found));
     let pages = Router::new()
         .route("/", get(pages::dashboard))
@@ -78,8 +179,23 @@ pub fn app(state: AppState) -> Router {
         .route("/account/password", post(pages::change_password))
         .route("/{owner}/{repo}", get(pages::repository))
         .route("/{owner}/{repo}/runs/{number}", get(pages::run))
+        .route(
+            "/{owner}/{repo}/runs/{number}/{action}",
+            post(control::run_action_form),
+        )
+        .route("/{owner}/{repo}/dispatch", post(control::dispatch_form))
+        .route(
+            "/{owner}/{repo}/runs/{number}/events",
+            get(stream::run_events),
+        )
+        .route(
+            "/{owner}/{repo}/runs/{number}/jobs/{job}/live",
+            get(stream::job_log),
+        )
         .route("/healthz", get(healthz))
-        .route("/static/style.css", get(style));
+        .route("/static/style.css", get(style))
+        .merge(settings::routes())
+        .merge(people::routes());
     pages
         .merge(api)
         .fallback(pages::not_found)
@@ -133,6 +249,15 @@ pub struct Config {
     pub listen: String,
     /// A `postgres://…` URL; none for SQLite in `data_dir`.
     pub database: Option<String>,
+    /// Where runs go: the in-process agent's link.
+    pub leases: gantry_api::LeaseSender,
+    /// Runs executing at once.
+    pub max_runs: usize,
+    /// The `gantry` program local repositories' push hooks run.
+    pub hook_program: Option<PathBuf>,
+    /// How long running steps may take to finish when the server stops; what is still running
+    /// then is killed and queued again at the next start.
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// What [`serve`] reports once it listens.
@@ -169,6 +294,8 @@ pub enum ServeError {
         address: String,
         source: std::io::Error,
     },
+    #[error("cannot load the key for secrets: {0}")]
+    SecretKey(#[from] crypto::CryptoError),
     #[error("creating the first admin: {0}")]
     FirstAdmin(String),
     #[error("serving: {0}")]
@@ -186,6 +313,7 @@ pub async fn serve(
         Some(url) => Store::open(url).await?,
         None => Store::open_sqlite(&config.data_dir).await?,
     };
+    let secret_key = crypto::load_or_create(&config.data_dir)?;
     let first_admin_password = create_first_admin(&store).await?;
     let expired = store.delete_expired_sessions().await?;
     tracing::debug!(expired, "expired sessions removed");
@@ -197,19 +325,53 @@ pub async fn serve(
         })?;
     let address = listener.local_addr().map_err(ServeError::Serve)?;
     tracing::info!(%address, backend = store.backend_name(), "listening");
+    let started_url = format!("http://{address}");
     started(&Started {
         address,
-        url: format!("http://{address}"),
+        url: started_url.clone(),
         first_admin_password,
     });
-    let router = app(AppState::new(store.clone()));
+    std::fs::create_dir_all(&config.data_dir)
+        .and_then(|()| std::fs::write(config.data_dir.join("server.url"), &started_url))
+        .map_err(ServeError::Serve)?;
+    let mut state = AppState::new(
+        store.clone(),
+        secret_key,
+        config.data_dir.clone(),
+        config.leases.clone(),
+    );
+    state.hook_program = config.hook_program.clone();
+    let recovered = state.dispatch.recover().await?;
+    if recovered > 0 {
+        tracing::warn!(
+            recovered,
+            "runs interrupted by the last stop were recovered"
+        );
+    }
+    let stopping = state.shutdown.clone();
+    tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            stopping.cancel();
+        }
+    });
+    let queue = tokio::spawn(
+        state
+            .dispatch
+            .clone()
+            .run(stopping.clone(), config.shutdown_grace),
+    );
+    tokio::spawn(schedule::Schedules::default().run(state.clone(), stopping.clone()));
+    let router = app(state);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move { stopping.cancelled().await })
     .await
     .map_err(ServeError::Serve)?;
+    let _ = queue.await;
     tracing::info!("stopped");
     store.close().await;
     Ok(())

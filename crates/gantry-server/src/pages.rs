@@ -28,14 +28,17 @@ const MAX_LOG_BYTES: usize = 1 << 20;
 /// The header of every page for a logged-in user.
 pub struct Nav {
     pub user_name: String,
+    /// Site admins see the links to the users and organisation secrets pages.
+    pub is_admin: bool,
     /// The session's CSRF token for the logout form (none for token-authenticated requests).
     pub csrf: Option<String>,
 }
 
 impl Nav {
-    fn of(principal: &Principal) -> Nav {
+    pub fn of(principal: &Principal) -> Nav {
         Nav {
             user_name: principal.user.name.clone(),
+            is_admin: principal.user.is_admin,
             csrf: principal
                 .session
                 .as_ref()
@@ -96,6 +99,8 @@ struct RepositoryPage {
     nav: Option<Nav>,
     name: String,
     role: &'static str,
+    /// Maintainers and above get a link to the settings.
+    settings: bool,
     runs: Vec<RunRow>,
     older: Option<String>,
 }
@@ -358,6 +363,7 @@ pub async fn repository(
         nav: Some(Nav::of(&access.principal)),
         name: repository.name.clone(),
         role: access.role.as_str(),
+        settings: access.role >= gantry_store::Role::Maintainer,
         runs: runs
             .iter()
             .map(|run| run_row(&repository.name, run))
@@ -446,7 +452,7 @@ pub async fn not_found() -> PageError {
 }
 
 /// The shortest new password accepted.
-const MIN_PASSWORD_LENGTH: usize = 12;
+pub const MIN_PASSWORD_LENGTH: usize = 12;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account.html")]

@@ -552,6 +552,48 @@ impl Store {
         .await)?)
     }
 
+    /// Adds a job that is already completed: a re-run keeps the result of a job of the attempt
+    /// it re-runs (`reason` says so). [`Error::AlreadyExists`] if the run has a job with that key.
+    pub async fn create_finished_job(
+        &self,
+        run_id: i64,
+        job: &NewJob<'_>,
+        conclusion: Conclusion,
+        outputs: &str,
+        reason: &str,
+    ) -> Result<Job> {
+        let created = now();
+        Ok(on_backend!(self, |pool| sqlx::query_as(
+            "INSERT INTO jobs (run_id, job_key, name, status, conclusion, status_reason, labels, \
+             needs, outputs, created_at, finished_at) \
+             VALUES ($1, $2, $3, 'completed', $4, $5, $6, $7, $8, $9, $9) RETURNING *"
+        )
+        .bind(run_id)
+        .bind(job.key)
+        .bind(job.name)
+        .bind(conclusion.as_str())
+        .bind(reason)
+        .bind(job.labels)
+        .bind(job.needs)
+        .bind(outputs)
+        .bind(created)
+        .fetch_one(pool)
+        .await)?)
+    }
+
+    /// Removes a job that never started: the placeholder of a matrix job, replaced by its
+    /// instances once they start. False unless the job was queued.
+    pub async fn delete_queued_job(&self, id: i64) -> Result<bool> {
+        let done = on_backend!(self, |pool| sqlx::query(
+            "DELETE FROM jobs WHERE id = $1 AND status = 'queued'"
+        )
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(done == 1)
+    }
+
     pub async fn job(&self, id: i64) -> Result<Option<Job>> {
         Ok(on_backend!(self, |pool| sqlx::query_as(
             "SELECT * FROM jobs WHERE id = $1"

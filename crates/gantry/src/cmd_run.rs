@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::render::Renderer;
-use crate::workflows::{FileResolver, LoadedWorkflow};
 use crate::{EventArgs, RunArgs, UserError, key_value, store};
+use gantry_engine::workflows::{FileResolver, LoadedWorkflow};
 
 /// What `run` and `plan` share: the repository, its checked workflows, the
 /// event and the plan.
@@ -77,7 +77,7 @@ pub fn prepare(
         },
     )?;
     let root = pending.root.clone();
-    let files = crate::workflows::discover(&root);
+    let files = gantry_engine::workflows::discover(&root);
     if files.is_empty() {
         return Err(UserError(format!(
             "no workflows in `{}`: add one under .github/workflows/ or .gantry/workflows/",
@@ -86,12 +86,13 @@ pub fn prepare(
     }
     let mut all = Vec::new();
     for file in &files {
-        all.push(crate::workflows::load(&root, file)?);
+        all.push(gantry_engine::workflows::load(&root, file)?);
     }
-    let selected_files: Vec<String> = crate::workflows::select(&all, &args.workflows, &root)?
-        .iter()
-        .map(|w| w.file.clone())
-        .collect();
+    let selected_files: Vec<String> =
+        gantry_engine::workflows::select(&all, &args.workflows, &root)?
+            .iter()
+            .map(|w| w.file.clone())
+            .collect();
     let workflows: Vec<LoadedWorkflow> = all
         .into_iter()
         .filter(|w| selected_files.contains(&w.file))
@@ -156,29 +157,10 @@ pub(crate) fn runner_map(
     root: &Path,
     flags: &[String],
 ) -> Result<IndexMap<String, gantry_engine::Runner>, UserError> {
-    let runner = |value: &str| {
-        if value.trim() == "host" {
-            gantry_engine::Runner::Host
-        } else {
-            gantry_engine::Runner::Image(value.trim().to_string())
-        }
-    };
-    let mut map = IndexMap::new();
-    let file = root.join(".gantry").join("runners.yml");
-    if let Ok(text) = std::fs::read_to_string(&file) {
-        let entries: IndexMap<String, String> = serde_saphyr::from_str(&text).map_err(|e| {
-            UserError(format!(
-                "{}: {e}: write one `LABEL: host` or `LABEL: IMAGE` line per label",
-                file.display()
-            ))
-        })?;
-        for (label, value) in entries {
-            map.insert(label, runner(&value));
-        }
-    }
+    let mut map = gantry_engine::run::runners_file(root).map_err(UserError)?;
     for raw in flags {
         let (label, value) = key_value(raw, "--runner")?;
-        map.insert(label, runner(&value));
+        map.insert(label, gantry_engine::Runner::parse(&value));
     }
     Ok(map)
 }
@@ -348,6 +330,7 @@ pub fn run(
         run_number: number,
         fresh_job_dirs: args.keep_workspace,
         scratch_dir: scratch_dir.clone(),
+        carried: Default::default(),
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

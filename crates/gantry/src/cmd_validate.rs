@@ -48,7 +48,7 @@ pub fn colour(rendered: &str) -> String {
 pub fn run(dir: &Path, args: ValidateArgs) -> Result<ExitCode, UserError> {
     let root = crate::git::root(dir).unwrap_or_else(|_| dir.to_path_buf());
     let files = if args.files.is_empty() {
-        let found = crate::workflows::discover(&root);
+        let found = gantry_engine::workflows::discover(&root);
         if found.is_empty() {
             return Err(UserError(format!(
                 "no workflows in `{}`: add one under .github/workflows/ or .gantry/workflows/, or name files to check",
@@ -66,9 +66,9 @@ pub fn run(dir: &Path, args: ValidateArgs) -> Result<ExitCode, UserError> {
     let mut checked: Vec<(Vec<gantry_syntax::Diagnostic>, String)> = Vec::new();
     let mut action_dirs: Vec<PathBuf> = Vec::new();
     for file in &files {
-        let loaded = crate::workflows::load(&root, file)?;
+        let loaded = gantry_engine::workflows::load(&root, file)?;
         // `./` references are relative to the root of the file's own repository.
-        let base = crate::workflows::repository_of(file).unwrap_or_else(|| root.clone());
+        let base = gantry_engine::workflows::repository_of(file).unwrap_or_else(|| root.clone());
         let steps = loaded
             .workflow
             .jobs
@@ -99,7 +99,7 @@ pub fn run(dir: &Path, args: ValidateArgs) -> Result<ExitCode, UserError> {
         let Ok(source) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let shown = crate::workflows::display_path(&root, &path);
+        let shown = gantry_engine::workflows::display_path(&root, &path);
         let (action, diagnostics) = gantry_syntax::parse_action(&shown, &source);
         if let gantry_syntax::ast::ActionRuns::Composite { steps } = &action.runs {
             local_actions(&base, steps.iter(), &mut action_dirs);

@@ -6,6 +6,7 @@
 //! 2 Gantry could not do what was asked (bad arguments, invalid workflow).
 
 mod cmd_gc;
+mod cmd_hook;
 mod cmd_logs;
 mod cmd_plan;
 mod cmd_run;
@@ -15,7 +16,6 @@ mod git;
 mod render;
 mod secrets;
 mod store;
-mod workflows;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,8 +44,24 @@ enum Command {
     Logs(LogsArgs),
     /// Remove Docker containers, networks and volumes left behind by runs that died
     Gc(GcArgs),
-    /// Serve the web UI and the JSON API over the server's database
+    /// Serve the web UI and the JSON API, and run the workflows pushes trigger
     Serve(ServeArgs),
+    /// Report a push to the server (run by the hook `gantry serve` installs in local repositories)
+    #[command(hide = true)]
+    Hook(HookArgs),
+}
+
+#[derive(Args)]
+pub struct HookArgs {
+    /// A file holding the server's URL (the server writes it when it starts)
+    #[arg(long, value_name = "FILE")]
+    pub url_file: PathBuf,
+    /// The repository's name on the server
+    #[arg(long)]
+    pub repository: String,
+    /// The repository's hook token
+    #[arg(long)]
+    pub token: String,
 }
 
 #[derive(Args)]
@@ -59,6 +75,13 @@ pub struct ServeArgs {
     /// A PostgreSQL URL (`postgres://…`); default: SQLite in the data directory
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+    /// Runs executing at once (default: the number of CPUs)
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<usize>,
+    /// Seconds running steps get to finish when the server stops; then they are killed and
+    /// their runs resume at the next start
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub grace: u64,
 }
 
 #[derive(Args)]
@@ -166,7 +189,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The run's process watchdog must be forked while this process has a
     // single thread: now, before git and the async runtime start threads.
-    let watchdog = matches!(cli.command, Command::Run(_)).then(start_watchdog);
+    let watchdog = matches!(cli.command, Command::Run(_) | Command::Serve(_)).then(start_watchdog);
     // `-C DIR` works like git's: relative paths (workflow files,
     // `--secret-file`, `--actions-dir`) are then relative to DIR.
     if let Some(d) = &cli.dir
@@ -187,7 +210,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd_validate::run(&dir, args),
         Command::Logs(args) => cmd_logs::run(args),
         Command::Gc(args) => cmd_gc::run(args),
-        Command::Serve(args) => cmd_serve::run(args),
+        Command::Serve(args) => cmd_serve::run(args, watchdog.unwrap_or_else(start_watchdog)),
+        Command::Hook(args) => cmd_hook::run(args),
     };
     match result {
         Ok(code) => code,

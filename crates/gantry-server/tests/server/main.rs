@@ -3,5 +3,7 @@
 
 mod auth;
 mod pages;
+mod people;
 mod roles;
+mod settings;
 mod world;

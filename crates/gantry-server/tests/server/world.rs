@@ -7,6 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use gantry_server::crypto::SecretKey;
 use gantry_server::{AppState, app};
 use gantry_store::{
     Conclusion, Forge, NewJob, NewRepository, NewRun, NewUser, Repository, RepositoryKind, Role,
@@ -18,6 +19,8 @@ use tower::ServiceExt as _;
 pub struct World {
     _dir: TempDir,
     pub store: Store,
+    /// What the app was built from (for calling the server's functions directly).
+    pub state: AppState,
     pub app: Router,
 }
 
@@ -90,10 +93,19 @@ impl World {
     pub async fn new() -> World {
         let dir = TempDir::new().unwrap();
         let store = Store::open_sqlite(dir.path()).await.unwrap();
-        let app = app(AppState::new(store.clone()));
+        // No agent takes the runs: these tests look at what the server records and shows.
+        let (leases, _no_agent) = gantry_api::channel(1);
+        let state = AppState::new(
+            store.clone(),
+            SecretKey::generate(),
+            dir.path().to_path_buf(),
+            leases,
+        );
+        let app = app(state.clone());
         World {
             _dir: dir,
             store,
+            state,
             app,
         }
     }
@@ -304,5 +316,60 @@ impl World {
         }
         assert!(self.store.finish_run(run.id, conclusion).await.unwrap());
         self.store.run(run.id).await.unwrap().unwrap()
+    }
+}
+
+/// Requests that change something, as a browser's forms and a script's API calls send them.
+impl World {
+    /// A form POST; with `csrf`, the session's CSRF token is added as the `csrf` field.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        auth: &Auth,
+        pairs: &[(&str, &str)],
+        csrf: bool,
+    ) -> Answer {
+        let mut pairs = pairs.to_vec();
+        if let (true, Auth::Session { csrf, .. }) = (csrf, auth) {
+            pairs.push(("csrf", csrf));
+        }
+        self.request(
+            Method::POST,
+            path,
+            auth,
+            Some("application/x-www-form-urlencoded"),
+            form_encode(&pairs),
+        )
+        .await
+    }
+
+    /// An API call with a JSON body (or none); a session sends its CSRF token in `X-CSRF-Token`.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<serde_json::Value>,
+    ) -> Answer {
+        let mut builder = Request::builder().method(method).uri(path);
+        match auth {
+            Auth::Anonymous => {}
+            Auth::Session { token, csrf } => {
+                builder = builder
+                    .header(header::COOKIE, format!("gantry_session={token}"))
+                    .header("x-csrf-token", csrf);
+            }
+            Auth::Bearer(token) => {
+                builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+        }
+        let body = match body {
+            Some(body) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).unwrap()).await
     }
 }

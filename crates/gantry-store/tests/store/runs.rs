@@ -211,6 +211,30 @@ on_both_backends! {
         assert_eq!(ids(&store.runs_in_progress().await.unwrap()), [created[1]]);
     }
 
+    async fn kept_and_placeholder_jobs(store: Store) {
+        let web = fixture::repository(&store, "acme/web").await;
+        let run = store.create_run(&fixture::push(web.id, "main")).await.unwrap();
+        let kept = store
+            .create_finished_job(run.id, &job("build"), Conclusion::Success, r#"{"v":"1"}"#, "kept from run #1")
+            .await
+            .unwrap();
+        assert_eq!(
+            (kept.status, kept.conclusion, kept.outputs.as_str(), kept.status_reason.as_deref()),
+            (Status::Completed, Some(Conclusion::Success), r#"{"v":"1"}"#, Some("kept from run #1"))
+        );
+        assert!(kept.finished_at.is_some());
+        assert!(matches!(
+            store.create_finished_job(run.id, &job("build"), Conclusion::Success, "{}", "x").await,
+            Err(Error::AlreadyExists)
+        ));
+        // Only a job that never started can be removed.
+        let matrix = store.create_job(run.id, &job("test")).await.unwrap();
+        assert!(!store.delete_queued_job(kept.id).await.unwrap());
+        assert!(store.delete_queued_job(matrix.id).await.unwrap());
+        assert!(!store.delete_queued_job(matrix.id).await.unwrap());
+        assert_eq!(ids_of_jobs(&store.jobs(run.id).await.unwrap()), [kept.id]);
+    }
+
     async fn jobs_and_steps(store: Store) {
         let web = fixture::repository(&store, "acme/web").await;
         let run = store.create_run(&fixture::push(web.id, "main")).await.unwrap();

@@ -1,4 +1,5 @@
-//! Finding, reading and checking a repository's workflow files.
+//! Finding, reading and checking a repository's workflow files, and resolving the reusable
+//! workflows they call (from the repository or vendored directories).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -178,7 +179,7 @@ impl gantry_plan::Resolver for FileResolver {
             }
             None => {
                 // owner/repo/.github/workflows/x.yml@ref, vendored like actions.
-                let rel = gantry_engine::action::vendored_path(uses)
+                let rel = crate::action::vendored_path(uses)
                     .ok_or_else(|| format!("`{uses}` is not a workflow reference"))?;
                 let found = std::iter::once(self.root.join(".gantry/actions"))
                     .chain(self.actions_dirs.iter().cloned())

@@ -1,0 +1,302 @@
+//! The server running workflows, end to end: a real `gantry serve` with its in-process agent, a
+//! local bare repository registered over the API, and `git push` — whose hook makes the run —
+//! then dispatch with inputs, cancel, re-run of failed jobs, and a `kill -9` in the middle of a
+//! run, after which the restarted server finishes it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[path = "support/server.rs"]
+mod support;
+
+use support::Server;
+
+fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+        .env("GANTRY_PUSHER", "ada")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn commit(work: &Path, files: &[(&str, &str)], message: &str) {
+    for (path, text) in files {
+        let path = work.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "--quiet", "-m", message]);
+}
+
+const CI: &str = r#"
+name: CI
+on:
+  push:
+    branches: [main]
+  workflow_dispatch:
+    inputs:
+      greeting:
+        type: string
+        default: hello
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs:
+      answer: ${{ steps.a.outputs.answer }}
+    steps:
+      - uses: actions/checkout@v4
+      - id: a
+        run: |
+          echo "built $(cat VERSION) for $GITHUB_EVENT_NAME"
+          echo "greeting=${{ inputs.greeting }}"
+          echo "answer=42" >> "$GITHUB_OUTPUT"
+  check:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - run: test -f "$GATE" && echo "gate open, answer ${{ needs.build.outputs.answer }}"
+        env:
+          GATE: GATE_PATH
+"#;
+
+const SLOW: &str = r#"
+on: workflow_dispatch
+jobs:
+  wait:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo started > STARTED_PATH; sleep 30; echo finished
+"#;
+
+fn job_log(server: &Server, token: &str, run: &serde_json::Value, key: &str) -> String {
+    let job = run["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["key"] == key)
+        .unwrap_or_else(|| panic!("no job {key} in {run}"));
+    let path = format!(
+        "/api/v1/repositories/acme/web/runs/{}/jobs/{}/log",
+        run["number"], job["id"]
+    );
+    let answer = server.api("GET", &path, token, "");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.body
+}
+
+fn states(run: &serde_json::Value) -> Vec<String> {
+    let mut all: Vec<String> = run["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            format!(
+                "{}: {}",
+                j["key"].as_str().unwrap(),
+                j["state"].as_str().unwrap()
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn pushes_run_workflows_and_runs_can_be_dispatched_cancelled_rerun_and_survive_a_crash() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let origin = root.path().join("web.git");
+    let work = root.path().join("work");
+    let gate = root.path().join("gate");
+    let started = root.path().join("started");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        root.path(),
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "-b",
+            "main",
+            origin.to_str().unwrap(),
+        ],
+    );
+    git(&work, &["init", "--quiet", "-b", "main"]);
+    git(
+        &work,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+
+    let mut server = Server::start(&data, &["--grace", "1"]);
+    let password = server.password.clone().unwrap();
+    let session = server.login("admin", &password);
+    let token = server.token(&session);
+
+    // Register the bare repository: Gantry installs its push hook.
+    let body = serde_json::json!({"name": "acme/web", "path": origin}).to_string();
+    let registered = server.api("POST", "/api/v1/repositories", &token, &body);
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    assert!(origin.join("hooks/post-receive").exists());
+    // Registering it twice is refused with what to do.
+    let again = server.api("POST", "/api/v1/repositories", &token, &body);
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("registered already"), "{}", again.body);
+
+    // A push runs the workflow: the check job fails while the gate is closed.
+    let ci = CI.replace("GATE_PATH", gate.to_str().unwrap());
+    let slow = SLOW.replace("STARTED_PATH", started.to_str().unwrap());
+    commit(
+        &work,
+        &[
+            (".github/workflows/ci.yml", &ci),
+            (".github/workflows/slow.yml", &slow),
+            ("VERSION", "1.0\n"),
+        ],
+        "First",
+    );
+    let pushed = git(&work, &["push", "--quiet", "origin", "main"]);
+    let said = String::from_utf8_lossy(&pushed.stderr);
+    assert!(
+        said.contains("gantry: run #1 of .github/workflows/ci.yml queued"),
+        "{said}"
+    );
+    let run = server.wait_run(&token, "acme/web", 1);
+    assert_eq!(run["conclusion"], "failure", "{run}");
+    assert_eq!(run["actor"], "ada");
+    assert_eq!(states(&run), ["build: success", "check: failure"]);
+    let build = job_log(&server, &token, &run, "build");
+    assert!(build.contains("built 1.0 for push\n"), "{build}");
+    assert!(build.contains("##[step]0 "), "{build}");
+
+    // Re-run the failed jobs with the gate open: build keeps its result (and output).
+    std::fs::write(&gate, "").unwrap();
+    let rerun = server.api(
+        "POST",
+        "/api/v1/repositories/acme/web/runs/1/rerun",
+        &token,
+        r#"{"failed_only": true}"#,
+    );
+    assert_eq!(rerun.status, 201, "{}", rerun.body);
+    assert_eq!(rerun.json()["number"], 2);
+    let run = server.wait_run(&token, "acme/web", 2);
+    assert_eq!(run["conclusion"], "success", "{run}");
+    assert_eq!(run["attempt"], 2);
+    assert_eq!(states(&run), ["build: success", "check: success"]);
+    assert!(job_log(&server, &token, &run, "check").contains("gate open, answer 42\n"));
+    assert_eq!(
+        job_log(&server, &token, &run, "build"),
+        "",
+        "build was not run again"
+    );
+
+    // Dispatch with an input.
+    let dispatched = server.api(
+        "POST",
+        "/api/v1/repositories/acme/web/dispatches",
+        &token,
+        r#"{"workflow": "ci.yml", "ref": "main", "inputs": {"greeting": "bonjour"}}"#,
+    );
+    assert_eq!(dispatched.status, 201, "{}", dispatched.body);
+    let run = server.wait_run(&token, "acme/web", 3);
+    assert_eq!(run["conclusion"], "success", "{run}");
+    assert_eq!(run["event"], "workflow_dispatch");
+    assert!(job_log(&server, &token, &run, "build").contains("greeting=bonjour\n"));
+    // A workflow that does not exist is an error that says so.
+    let missing = server.api(
+        "POST",
+        "/api/v1/repositories/acme/web/dispatches",
+        &token,
+        r#"{"workflow": "nope.yml"}"#,
+    );
+    assert_eq!(missing.status, 400);
+    assert!(
+        missing
+            .body
+            .contains("no workflow `.github/workflows/nope.yml`"),
+        "{}",
+        missing.body
+    );
+
+    // Cancel a running run.
+    let dispatched = server.api(
+        "POST",
+        "/api/v1/repositories/acme/web/dispatches",
+        &token,
+        r#"{"workflow": "slow.yml"}"#,
+    );
+    assert_eq!(dispatched.status, 201, "{}", dispatched.body);
+    wait_for_file(&started);
+    let cancelled = server.api(
+        "POST",
+        "/api/v1/repositories/acme/web/runs/4/cancel",
+        &token,
+        "",
+    );
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let begun = Instant::now();
+    let run = server.wait_run(&token, "acme/web", 4);
+    assert_eq!(run["conclusion"], "cancelled", "{run}");
+    assert!(
+        begun.elapsed() < Duration::from_secs(20),
+        "cancelling took {:?}",
+        begun.elapsed()
+    );
+
+    // kill -9 during a run: the restarted server runs it again and finishes it.
+    std::fs::remove_file(&started).unwrap();
+    let slow_fast = SLOW
+        .replace("STARTED_PATH", started.to_str().unwrap())
+        .replace("sleep 30", "sleep 2");
+    commit(
+        &work,
+        &[(".github/workflows/slow.yml", &slow_fast)],
+        "Faster",
+    );
+    git(&work, &["push", "--quiet", "origin", "main"]);
+    let run = server.wait_run(&token, "acme/web", 5);
+    assert_eq!(run["conclusion"], "success");
+    let dispatched = server.api(
+        "POST",
+        "/api/v1/repositories/acme/web/dispatches",
+        &token,
+        r#"{"workflow": "slow.yml"}"#,
+    );
+    assert_eq!(dispatched.status, 201, "{}", dispatched.body);
+    wait_for_file(&started);
+    server.stop("-KILL");
+    let server = Server::start(&data, &[]);
+    assert!(server.password.is_none());
+    let run = server.wait_run(&token, "acme/web", 6);
+    assert_eq!(run["conclusion"], "success", "{run}");
+    assert!(job_log(&server, &token, &run, "wait").contains("finished\n"));
+    // Finished runs kept their records.
+    assert_eq!(
+        server.wait_run(&token, "acme/web", 3)["conclusion"],
+        "success"
+    );
+}
+
+fn wait_for_file(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
