@@ -292,15 +292,7 @@ pub async fn job_log(
     access: RepoAccess<auth::Json>,
     Path((_, _, number, job_id)): Path<(String, String, i64, i64)>,
 ) -> Result<Response, ApiError> {
-    let run = state
-        .store
-        .run_by_number(access.repository.id, number)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let job = state.store.job(job_id).await?.ok_or(AppError::NotFound)?;
-    if job.run_id != run.id {
-        return Err(AppError::NotFound.into());
-    }
+    let (_, job) = job_in_run(&state, &access.repository, number, job_id).await?;
     let log = state.store.log(job.id).await?;
     Ok((
         [(
@@ -310,4 +302,23 @@ pub async fn job_log(
         log,
     )
         .into_response())
+}
+
+/// A job of a repository's run by number, or 404 (also when the job is another run's).
+pub async fn job_in_run(
+    state: &AppState,
+    repository: &Repository,
+    number: i64,
+    job_id: i64,
+) -> Result<(Run, Job), AppError> {
+    let run = state
+        .store
+        .run_by_number(repository.id, number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let job = state.store.job(job_id).await?.ok_or(AppError::NotFound)?;
+    if job.run_id != run.id {
+        return Err(AppError::NotFound);
+    }
+    Ok((run, job))
 }

@@ -72,6 +72,9 @@ pub struct NewRepositoryDto {
     url: Option<String>,
     /// `github`, `gitea` or `gitlab`: the forge sending webhooks for a remote repository.
     forge: Option<String>,
+    /// Where commit statuses are posted (`https://api.github.com`…), with `status_token`.
+    status_api_url: Option<String>,
+    status_token: Option<String>,
     default_branch: Option<String>,
 }
 
@@ -223,6 +226,21 @@ async fn register_repository(
             if let Err(e) = crate::git::fetch(&dispatch.mirror_dir(repository.id), url, &[]).await {
                 let _ = state.store.delete_repository(repository.id).await;
                 return Err(AppError::BadRequest(e));
+            }
+            match (&dto.status_api_url, &dto.status_token) {
+                (Some(api_url), Some(token)) if forge != Forge::None => {
+                    state
+                        .reporter
+                        .configure(&repository, api_url, token)
+                        .await?;
+                }
+                (None, None) => {}
+                _ => {
+                    let _ = state.store.delete_repository(repository.id).await;
+                    return Err(AppError::BadRequest(
+                        "commit statuses need `forge`, `status_api_url` and `status_token` together".into(),
+                    ));
+                }
             }
             Ok(RegisteredDto {
                 webhook_url: (forge != Forge::None)
@@ -407,6 +425,33 @@ pub async fn trigger(
     let triggered = crate::trigger::trigger(&state.store, repository, git_dir, incoming)
         .await
         .map_err(AppError::BadRequest)?;
+    for run in &triggered.runs {
+        state.reporter.post(
+            repository.id,
+            &run.sha,
+            &run.workflow_name,
+            crate::commit_status::StatusState::Pending,
+            format!("run #{} is {}", run.number, run.status),
+            Some(run.number),
+        );
+    }
+    if let Some(sha) = triggered
+        .runs
+        .first()
+        .map(|r| r.sha.clone())
+        .or(triggered.sha.clone())
+    {
+        for (_, name, reason) in &triggered.skipped {
+            state.reporter.post(
+                repository.id,
+                &sha,
+                name,
+                crate::commit_status::StatusState::Skipped,
+                reason.clone(),
+                None,
+            );
+        }
+    }
     for (run_id, reason) in &triggered.cancel_running {
         if let Some(run) = state.store.run(*run_id).await? {
             state.dispatch.cancel(&run, reason).await?;

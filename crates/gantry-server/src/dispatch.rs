@@ -45,6 +45,8 @@ pub struct DispatchConfig {
     pub data_dir: PathBuf,
     /// Decrypts a repository's secrets for a run.
     pub secrets: Arc<dyn SecretSource>,
+    /// Posts commit statuses.
+    pub reporter: Arc<crate::report::Reporter>,
 }
 
 /// A run's secrets, `(name, value)`, or why they cannot be read.
@@ -206,6 +208,14 @@ impl Dispatch {
                 abort,
             };
             self.config.live.run_changed(run.id);
+            self.config.reporter.post(
+                run.repository_id,
+                &run.sha,
+                &run.workflow_name,
+                crate::commit_status::StatusState::Running,
+                format!("run #{} is running", run.number),
+                Some(run.number),
+            );
             let recorder = Recorder::new(self.clone(), run.clone()).await;
             tokio::spawn(recorder.record(rx));
             if self.config.leases.send(lease).await.is_err() {
@@ -711,6 +721,14 @@ impl Recorder {
         if let Err(err) = result {
             tracing::error!(run = run_id, %err, "cannot record the end of a run");
         }
+        self.dispatch.config.reporter.post(
+            self.run.repository_id,
+            &self.run.sha,
+            &self.run.workflow_name,
+            crate::report::finished(conclusion),
+            format!("run #{}: {conclusion}", self.run.number),
+            Some(self.run.number),
+        );
         if let Ok(mut running) = self.dispatch.running.lock() {
             running.remove(&run_id);
         }

@@ -32,6 +32,7 @@ pub mod logview;
 pub mod metrics;
 pub mod pages;
 pub mod people;
+pub mod report;
 pub mod schedule;
 pub mod settings;
 pub mod stream;
@@ -78,6 +79,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Seals and opens secret values (see [`crypto`]).
     pub secret_key: Arc<crypto::SecretKey>,
+    /// Posts commit statuses to forges.
+    pub reporter: Arc<report::Reporter>,
 }
 
 impl AppState {
@@ -90,7 +93,9 @@ impl AppState {
         leases: gantry_api::LeaseSender,
     ) -> Self {
         let secret_key = Arc::new(secret_key);
+        let reporter = Arc::new(report::Reporter::new(store.clone(), secret_key.clone()));
         let dispatch = Dispatch::new(DispatchConfig {
+            reporter: reporter.clone(),
             store: store.clone(),
             leases,
             live: Arc::new(Live::default()),
@@ -108,6 +113,7 @@ impl AppState {
             hook_program: None,
             shutdown: CancellationToken::new(),
             secret_key,
+            reporter,
         }
     }
 }
@@ -341,6 +347,7 @@ pub async fn serve(
         config.leases.clone(),
     );
     state.hook_program = config.hook_program.clone();
+    state.reporter.set_public_url(&started_url);
     let recovered = state.dispatch.recover().await?;
     if recovered > 0 {
         tracing::warn!(

@@ -41,15 +41,7 @@ pub async fn job_log(
     access: RepoAccess<Html>,
     Path((_, _, number, job_id)): Path<(String, String, i64, i64)>,
 ) -> Result<EventStream, PageError> {
-    let run = state
-        .store
-        .run_by_number(access.repository.id, number)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let job = state.store.job(job_id).await?.ok_or(AppError::NotFound)?;
-    if job.run_id != run.id {
-        return Err(AppError::NotFound.into());
-    }
+    crate::api::job_in_run(&state, &access.repository, number, job_id).await?;
     let live = state.dispatch.live().clone();
     let subscription = live.subscribe(job_id).ok_or(AppError::NotFound)?;
     // Read after subscribing: nothing written in between is lost.

@@ -63,6 +63,8 @@ pub struct Triggered {
     /// Running runs a new run of their concurrency group replaces (`cancel-in-progress`):
     /// `(run id, reason)`. Stopping them is the dispatcher's.
     pub cancel_running: Vec<(i64, String)>,
+    /// The commit the event is for (skipped workflows' statuses go on it).
+    pub sha: Option<String>,
 }
 
 /// The facts about an event a run keeps beside `github.event`, for the agent.
@@ -203,7 +205,10 @@ pub async fn trigger(
     };
 
     let files = git::workflow_files(git_dir, &sha).await?;
-    let mut out = Triggered::default();
+    let mut out = Triggered {
+        sha: Some(sha.clone()),
+        ..Triggered::default()
+    };
     let branch = match event.kind {
         EventKind::PullRequest | EventKind::PullRequestTarget => {
             event.head_ref.as_deref().map(plain).map(str::to_string)

@@ -18,6 +18,7 @@ use tower::ServiceExt as _;
 
 pub struct World {
     _dir: TempDir,
+    _db: crate::backend::TestStore,
     pub store: Store,
     /// What the app was built from (for calling the server's functions directly).
     pub state: AppState,
@@ -92,7 +93,11 @@ pub const ADDRESS: &str = "192.0.2.1:4000";
 impl World {
     pub async fn new() -> World {
         let dir = TempDir::new().unwrap();
-        let store = Store::open_sqlite(dir.path()).await.unwrap();
+        let db = match std::env::var("GANTRY_TEST_BACKEND").as_deref() {
+            Ok("postgres") => crate::backend::postgres().await,
+            _ => crate::backend::sqlite().await,
+        };
+        let store = db.store.clone();
         // No agent takes the runs: these tests look at what the server records and shows.
         let (leases, _no_agent) = gantry_api::channel(1);
         let state = AppState::new(
@@ -104,6 +109,7 @@ impl World {
         let app = app(state.clone());
         World {
             _dir: dir,
+            _db: db,
             store,
             state,
             app,
