@@ -32,6 +32,7 @@ pub mod logview;
 pub mod metrics;
 pub mod pages;
 pub mod people;
+pub mod poll;
 pub mod report;
 pub mod schedule;
 pub mod settings;
@@ -370,6 +371,7 @@ pub async fn serve(
             .run(stopping.clone(), config.shutdown_grace),
     );
     tokio::spawn(schedule::Schedules::default().run(state.clone(), stopping.clone()));
+    tokio::spawn(poll::run(state.clone(), poll::POLL_EVERY, stopping.clone()));
     let router = app(state);
     axum::serve(
         listener,

@@ -472,3 +472,48 @@ async fn a_concurrency_group_keeps_one_pending_run_and_cancels_in_progress_when_
         "{run2:?}"
     );
 }
+
+#[tokio::test]
+async fn remote_repositories_are_polled_and_moved_refs_run() {
+    let world = World::new().await;
+    let auth = admin(&world).await;
+    let dir = tempfile::tempdir().unwrap();
+    let origin = dir.path().join("origin");
+    commit(&origin, &[(".github/workflows/ci.yml", CI)]);
+    let registered = world
+        .call(
+            Method::POST,
+            "/api/v1/repositories",
+            &auth,
+            Some(json!({"name": "acme/web", "url": origin})),
+        )
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    assert_eq!(registered.json()["kind"], "remote");
+    // What was there at registration is not an event.
+    assert_eq!(gantry_server::poll::poll_once(&world.state).await, 0);
+    let head = commit(&origin, &[("b", "2")]);
+    assert_eq!(gantry_server::poll::poll_once(&world.state).await, 1);
+    assert_eq!(gantry_server::poll::poll_once(&world.state).await, 0);
+    let runs = world.store.list_runs(&RunFilter::default()).await.unwrap();
+    assert_eq!(
+        (runs[0].sha.as_str(), runs[0].event.as_str()),
+        (head.as_str(), "push")
+    );
+    // A bad URL is refused at registration, with what to do.
+    let bad = world
+        .call(
+            Method::POST,
+            "/api/v1/repositories",
+            &auth,
+            Some(json!({"name": "acme/gone", "url": "/no/such/repo"})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("reachable"), "{}", bad.body);
+}
