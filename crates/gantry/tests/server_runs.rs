@@ -268,6 +268,31 @@ fn pushes_run_workflows_and_runs_can_be_dispatched_cancelled_rerun_and_survive_a
     git(&work, &["push", "--quiet", "origin", "main"]);
     let run = server.wait_run(&token, "acme/web", 5);
     assert_eq!(run["conclusion"], "success");
+
+    // A live log: the viewer joins while the step sleeps and gets the rest as it is printed.
+    let dispatched = server.api(
+        "POST",
+        "/api/v1/repositories/acme/web/dispatches",
+        &token,
+        r#"{"workflow": "slow.yml"}"#,
+    );
+    assert_eq!(dispatched.status, 201, "{}", dispatched.body);
+    wait_for_file(&started);
+    let detail = server.api("GET", "/api/v1/repositories/acme/web/runs/6", &token, "");
+    let job_id = detail.json()["jobs"][0]["id"].clone();
+    let cookie = format!("gantry_session={session}");
+    let live = server.get(
+        &format!("/acme/web/runs/6/jobs/{job_id}/live"),
+        &[("Cookie", &cookie)],
+    );
+    assert_eq!(live.status, 200);
+    assert_eq!(live.header("content-type"), Some("text/event-stream"));
+    assert!(live.body.contains("event: log"), "{}", live.body);
+    assert!(live.body.contains("finished"), "{}", live.body);
+    assert!(live.body.trim_end().ends_with("event: done"), "{}", live.body);
+    assert_eq!(server.wait_run(&token, "acme/web", 6)["conclusion"], "success");
+    std::fs::remove_file(&started).unwrap();
+
     let dispatched = server.api(
         "POST",
         "/api/v1/repositories/acme/web/dispatches",
@@ -279,7 +304,7 @@ fn pushes_run_workflows_and_runs_can_be_dispatched_cancelled_rerun_and_survive_a
     server.stop("-KILL");
     let server = Server::start(&data, &[]);
     assert!(server.password.is_none());
-    let run = server.wait_run(&token, "acme/web", 6);
+    let run = server.wait_run(&token, "acme/web", 7);
     assert_eq!(run["conclusion"], "success", "{run}");
     assert!(job_log(&server, &token, &run, "wait").contains("finished\n"));
     // Finished runs kept their records.
