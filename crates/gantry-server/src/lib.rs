@@ -34,6 +34,7 @@ pub mod pages;
 pub mod people;
 pub mod poll;
 pub mod report;
+pub mod retention;
 pub mod schedule;
 pub mod settings;
 pub mod stream;
@@ -265,6 +266,9 @@ pub struct Config {
     /// How long running steps may take to finish when the server stops; what is still running
     /// then is killed and queued again at the next start.
     pub shutdown_grace: std::time::Duration,
+    /// Retention settings to store at start (`None`: leave the stored setting as it is).
+    pub keep_days: Option<u32>,
+    pub keep_runs: Option<u32>,
 }
 
 /// What [`serve`] reports once it listens.
@@ -321,6 +325,16 @@ pub async fn serve(
         None => Store::open_sqlite(&config.data_dir).await?,
     };
     let secret_key = crypto::load_or_create(&config.data_dir)?;
+    if let Some(days) = config.keep_days {
+        store
+            .set_setting(retention::DAYS_SETTING, &days.to_string())
+            .await?;
+    }
+    if let Some(runs) = config.keep_runs {
+        store
+            .set_setting(retention::RUNS_SETTING, &runs.to_string())
+            .await?;
+    }
     let first_admin_password = create_first_admin(&store).await?;
     let expired = store.delete_expired_sessions().await?;
     tracing::debug!(expired, "expired sessions removed");
@@ -372,6 +386,7 @@ pub async fn serve(
     );
     tokio::spawn(schedule::Schedules::default().run(state.clone(), stopping.clone()));
     tokio::spawn(poll::run(state.clone(), poll::POLL_EVERY, stopping.clone()));
+    tokio::spawn(retention::run(store.clone(), stopping.clone()));
     let router = app(state);
     axum::serve(
         listener,

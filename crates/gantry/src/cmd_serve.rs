@@ -31,6 +31,8 @@ pub fn run(args: ServeArgs, watchdog: std::io::Result<Watchdog>) -> Result<ExitC
         max_runs,
         hook_program: std::env::current_exe().ok(),
         shutdown_grace: Duration::from_secs(args.grace),
+        keep_days: args.keep_days,
+        keep_runs: args.keep_runs,
     };
     let mut executor = HostExecutor::new();
     match watchdog {

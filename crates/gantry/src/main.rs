@@ -82,6 +82,12 @@ pub struct ServeArgs {
     /// their runs resume at the next start
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub grace: u64,
+    /// Delete completed runs (with their logs) older than this many days (0: keep them all)
+    #[arg(long, value_name = "DAYS")]
+    pub keep_days: Option<u32>,
+    /// Keep at most this many runs per repository (0: no limit)
+    #[arg(long, value_name = "N")]
+    pub keep_runs: Option<u32>,
 }
 
 #[derive(Args)]

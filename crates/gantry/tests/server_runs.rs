@@ -289,8 +289,15 @@ fn pushes_run_workflows_and_runs_can_be_dispatched_cancelled_rerun_and_survive_a
     assert_eq!(live.header("content-type"), Some("text/event-stream"));
     assert!(live.body.contains("event: log"), "{}", live.body);
     assert!(live.body.contains("finished"), "{}", live.body);
-    assert!(live.body.trim_end().ends_with("event: done"), "{}", live.body);
-    assert_eq!(server.wait_run(&token, "acme/web", 6)["conclusion"], "success");
+    assert!(
+        live.body.trim_end().ends_with("event: done"),
+        "{}",
+        live.body
+    );
+    assert_eq!(
+        server.wait_run(&token, "acme/web", 6)["conclusion"],
+        "success"
+    );
     std::fs::remove_file(&started).unwrap();
 
     let dispatched = server.api(

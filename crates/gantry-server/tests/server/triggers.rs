@@ -517,3 +517,57 @@ async fn remote_repositories_are_polled_and_moved_refs_run() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("reachable"), "{}", bad.body);
 }
+
+#[tokio::test]
+async fn retention_prunes_completed_runs_by_the_settings() {
+    let world = World::new().await;
+    let repository = world.repository("acme/web").await;
+    let mut runs = Vec::new();
+    for i in 0..4 {
+        runs.push(world.run(&repository, "main", &format!("run {i}")).await);
+    }
+    for run in &runs[..3] {
+        world.store.start_run(run.id).await.unwrap();
+        world
+            .store
+            .finish_run(run.id, gantry_store::Conclusion::Success)
+            .await
+            .unwrap();
+    }
+    let now = jiff::Timestamp::now();
+    // No settings: nothing goes.
+    assert_eq!(
+        gantry_server::retention::prune(&world.store, now)
+            .await
+            .unwrap(),
+        0
+    );
+    world
+        .store
+        .set_setting("retention_runs", "2")
+        .await
+        .unwrap();
+    // The two newest stay (one of them still queued); the two oldest completed ones go.
+    assert_eq!(
+        gantry_server::retention::prune(&world.store, now)
+            .await
+            .unwrap(),
+        2
+    );
+    world
+        .store
+        .set_setting("retention_days", "1")
+        .await
+        .unwrap();
+    let later = now + jiff::SignedDuration::from_hours(49);
+    // Two days later the last completed run goes too; the queued one never does.
+    assert_eq!(
+        gantry_server::retention::prune(&world.store, later)
+            .await
+            .unwrap(),
+        1
+    );
+    let left = world.store.list_runs(&RunFilter::default()).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, runs[3].id);
+}
