@@ -37,6 +37,8 @@ pub struct AgentConfig {
     pub executor: Arc<dyn Executor>,
     /// Where the engine keeps its small per-step files; a tmpfs is best.
     pub scratch_dir: PathBuf,
+    /// Where a run's artifacts are kept once it ends (`RUN_ID/NAME/…`), for the server to offer.
+    pub artifacts_dir: PathBuf,
 }
 
 /// Takes leases until the link closes, running each in a task of its own. Resolves when every
@@ -80,6 +82,11 @@ pub async fn execute(config: &AgentConfig, lease: Lease) {
             Conclusion::Failure
         }
     };
+    keep_artifacts(
+        &run_dir.join("artifacts"),
+        &config.artifacts_dir.join(request.run_id.to_string()),
+    )
+    .await;
     for dir in [&run_dir, &scratch] {
         if let Err(err) = tokio::fs::remove_dir_all(dir).await
             && err.kind() != std::io::ErrorKind::NotFound
@@ -88,6 +95,33 @@ pub async fn execute(config: &AgentConfig, lease: Lease) {
         }
     }
     let _ = events.send(AgentEvent::RunFinished { conclusion }).await;
+}
+
+/// Moves what `actions/upload-artifact` stored (`NAME/` directories) out of the run's directory
+/// before it is removed. A re-run's artifacts join the earlier attempt's under its own run id.
+async fn keep_artifacts(from: &Path, to: &Path) {
+    let Ok(mut entries) = tokio::fs::read_dir(from).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if let Err(err) = tokio::fs::create_dir_all(to).await {
+            tracing::warn!(dir = %to.display(), %err, "cannot keep a run's artifacts");
+            return;
+        }
+        if let Err(err) = tokio::fs::rename(&path, to.join(name)).await {
+            tracing::warn!(artifact = %path.display(), %err, "cannot keep an artifact");
+        }
+    }
 }
 
 async fn run(

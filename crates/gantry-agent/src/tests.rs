@@ -78,6 +78,7 @@ fn execute_all(request: RunRequest, work: &Path) -> Vec<AgentEvent> {
             .collect(),
         executor: Arc::new(HostExecutor::new()),
         scratch_dir: work.join("scratch"),
+        artifacts_dir: work.join("artifacts"),
     };
     runtime.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
@@ -132,6 +133,11 @@ jobs:
           echo "::endgroup::"
           echo "token is ${{ secrets.TOKEN }}"
           echo "::warning file=src/a.rs,line=3::look here"
+          mkdir dist && echo binary > dist/app
+      - uses: actions/upload-artifact@v4
+        with:
+          name: app
+          path: dist/
   test:
     needs: build
     runs-on: ubuntu-latest
@@ -188,13 +194,18 @@ jobs:
         [
             "start build",
             "step build 0 success",
+            "step build 1 success",
             "end build success",
             "start test",
             "step test 0 success",
             "end test success"
         ]
     );
-    // The run's directories are gone.
+    // The artifact is kept for the server; the run's directories are gone.
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("artifacts/7/app/app")).unwrap(),
+        "binary\n"
+    );
     assert_eq!(
         std::fs::read_dir(work.path().join("work")).unwrap().count(),
         0

@@ -18,6 +18,7 @@
 //!   sniffing, same-origin referrers). Requests are logged with `tracing`.
 
 pub mod api;
+pub mod artifacts;
 pub mod auth;
 pub mod badge;
 pub mod commit_status;
@@ -167,6 +168,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/hooks/git", post(control::git_hook))
         .route(
+            "/api/v1/repositories/{owner}/{repo}/runs/{number}/artifacts",
+            get(artifacts::list_api),
+        )
+        .route(
             "/hooks/{forge}/{owner}/{repo}",
             post(control::forge_webhook),
         )
@@ -192,6 +197,10 @@ pub fn app(state: AppState) -> Router {
             post(control::run_action_form),
         )
         .route("/{owner}/{repo}/dispatch", post(control::dispatch_form))
+        .route(
+            "/{owner}/{repo}/runs/{number}/artifacts/{name}",
+            get(artifacts::download),
+        )
         .route(
             "/{owner}/{repo}/runs/{number}/events",
             get(stream::run_events),

@@ -68,6 +68,7 @@ fn agent_config(
             .collect(),
         executor,
         scratch_dir,
+        artifacts_dir: data_dir.join("artifacts"),
     }
 }
 

@@ -63,6 +63,11 @@ jobs:
           echo "built $(cat VERSION) for $GITHUB_EVENT_NAME"
           echo "greeting=${{ inputs.greeting }}"
           echo "answer=42" >> "$GITHUB_OUTPUT"
+          mkdir -p dist && cp VERSION dist/
+      - uses: actions/upload-artifact@v4
+        with:
+          name: dist
+          path: dist/
   check:
     needs: build
     runs-on: ubuntu-latest
@@ -180,6 +185,20 @@ fn pushes_run_workflows_and_runs_can_be_dispatched_cancelled_rerun_and_survive_a
     let build = job_log(&server, &token, &run, "build");
     assert!(build.contains("built 1.0 for push\n"), "{build}");
     assert!(build.contains("##[step]0 "), "{build}");
+    // Its artifact is listed and downloads as a tar archive.
+    let artifacts = server.api(
+        "GET",
+        "/api/v1/repositories/acme/web/runs/1/artifacts",
+        &token,
+        "",
+    );
+    assert_eq!(artifacts.status, 200, "{}", artifacts.body);
+    assert_eq!(artifacts.json()[0]["name"], "dist");
+    let cookie = format!("gantry_session={session}");
+    let archive = server.get("/acme/web/runs/1/artifacts/dist", &[("Cookie", &cookie)]);
+    assert_eq!(archive.status, 200);
+    assert_eq!(archive.header("content-type"), Some("application/x-tar"));
+    assert!(archive.body.contains("VERSION") && archive.body.contains("1.0\n"));
 
     // Re-run the failed jobs with the gate open: build keeps its result (and output).
     std::fs::write(&gate, "").unwrap();
