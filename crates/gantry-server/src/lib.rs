@@ -9,8 +9,9 @@
 //!   start, binds the listener and serves until a shutdown future resolves.
 //! - Routes: `/login`, `/logout`, `/account` (password change), `/` (dashboard), `/{owner}/{repo}` (runs),
 //!   `/{owner}/{repo}/runs/{number}` (jobs and logs), `/api/v1/…` (JSON, see [`api`]),
-//!   `/api/openapi.json` (the API's document, [`openapi`]), `/healthz`, `/static/style.css`; a repository's secrets and members ([`settings`]), the
-//!   organisation's secrets and the users (`/admin/…`, [`settings`], [`people`]).
+//!   `/api/openapi.json` (the API's document, [`openapi`]), `/healthz`, `/static/style.css`;
+//!   a repository's secrets and members ([`settings`]), the organisation's secrets and the users
+//!   (`/admin/…`, [`settings`], [`people`]).
 //! - Secret values are sealed with the server's key before they reach the store ([`crypto`]).
 //! - Authentication and access rules live in [`auth`]; every repository endpoint goes through its
 //!   [`auth::RepoAccess`] extractor.

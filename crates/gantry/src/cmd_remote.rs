@@ -545,7 +545,7 @@ impl LogPrinter {
         if lines.last() == Some(&b'\n') {
             lines.pop();
         }
-        let mut out = std::io::stdout().lock();
+        let mut out = anstream::stdout().lock();
         for line in lines.split(|&b| b == b'\n') {
             write_line(&mut out, self.json, key, line);
         }
@@ -554,7 +554,7 @@ impl LogPrinter {
 
     /// Prints the unfinished last lines (the run has ended or this is a one-time print).
     fn finish(&mut self) {
-        let mut out = std::io::stdout().lock();
+        let mut out = anstream::stdout().lock();
         for (id, key) in &self.order {
             if let Some((_, partial)) = self.seen.get_mut(id)
                 && !partial.is_empty()
@@ -573,7 +573,9 @@ fn write_line(out: &mut impl Write, json: bool, key: &str, line: &[u8]) {
     let written = if json {
         writeln!(out, "{}", json!({"job": key, "line": line}))
     } else if let Some(line) = readable(line) {
-        writeln!(out, "[{key}] {line}")
+        // Bold on a terminal; anstream drops the style elsewhere.
+        let bold = anstyle::Style::new().bold();
+        writeln!(out, "{bold}[{key}]{bold:#} {line}")
     } else {
         Ok(())
     };
