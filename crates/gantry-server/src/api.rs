@@ -4,7 +4,7 @@
 //!
 //! Authentication: `Authorization: Bearer <token>`, or the session cookie; a cookie-authenticated
 //! POST must send the session's CSRF token as `X-CSRF-Token`. The OpenAPI document
-//! (`/api/openapi.json`) is not served yet.
+//! (`/api/openapi.json`, [`crate::openapi`]) describes every route.
 
 use axum::Json;
 use axum::body::Bytes;

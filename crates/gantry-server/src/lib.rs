@@ -9,8 +9,9 @@
 //!   start, binds the listener and serves until a shutdown future resolves.
 //! - Routes: `/login`, `/logout`, `/account` (password change), `/` (dashboard), `/{owner}/{repo}` (runs),
 //!   `/{owner}/{repo}/runs/{number}` (jobs and logs), `/api/v1/…` (JSON, see [`api`]),
-//!   `/healthz`, `/static/style.css`; a repository's secrets and members ([`settings`]), the
-//!   organisation's secrets and the users (`/admin/…`, [`settings`], [`people`]).
+//!   `/api/openapi.json` (the API's document, [`openapi`]), `/healthz`, `/static/style.css`;
+//!   a repository's secrets and members ([`settings`]), the organisation's secrets and the users
+//!   (`/admin/…`, [`settings`], [`people`]).
 //! - Secret values are sealed with the server's key before they reach the store ([`crypto`]).
 //! - Authentication and access rules live in [`auth`]; every repository endpoint goes through its
 //!   [`auth::RepoAccess`] extractor.
@@ -31,6 +32,7 @@ pub mod git;
 pub mod live;
 pub mod logview;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod people;
 pub mod poll;
@@ -183,6 +185,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/repositories/{owner}/{repo}/runs/{number}/{action}",
             post(control::run_action_api),
         )
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/{*rest}", any(api::not_found));
     let pages = Router::new()
         .route("/", get(pages::dashboard))

@@ -1,7 +1,8 @@
 //! The `gantry` binary: command line, wiring, output rendering, exit codes.
 //!
 //! `run` wires the engine straight to the host executor; `plan` and
-//! `validate` use only the pure front half; `logs` reads stored runs.
+//! `validate` use only the pure front half; `logs` reads stored runs; `remote` talks to a
+//! server's JSON API.
 //! Exit codes: 0 success, 1 the run failed (or `validate` found errors),
 //! 2 Gantry could not do what was asked (bad arguments, invalid workflow).
 
@@ -9,6 +10,7 @@ mod cmd_gc;
 mod cmd_hook;
 mod cmd_logs;
 mod cmd_plan;
+mod cmd_remote;
 mod cmd_run;
 mod cmd_serve;
 mod cmd_validate;
@@ -46,9 +48,112 @@ enum Command {
     Gc(GcArgs),
     /// Serve the web UI and the JSON API, and run the workflows pushes trigger
     Serve(ServeArgs),
+    /// Work with the runs of a `gantry serve` server: list, show, logs, dispatch, cancel, re-run
+    Remote(RemoteArgs),
     /// Report a push to the server (run by the hook `gantry serve` installs in local repositories)
     #[command(hide = true)]
     Hook(HookArgs),
+}
+
+#[derive(Args)]
+pub struct RemoteArgs {
+    /// The server's URL
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "GANTRY_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// An API token (create one on the account page or with POST /api/v1/tokens)
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "GANTRY_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Print the server's JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: RemoteCommand,
+}
+
+#[derive(Subcommand)]
+pub enum RemoteCommand {
+    /// List the repositories you can see, with your role
+    Repos,
+    /// List runs, newest first: a repository's, or those of every repository you can see
+    Runs {
+        /// OWNER/NAME (default: every repository)
+        repo: Option<String>,
+        /// Only runs of this branch
+        #[arg(long, value_name = "BRANCH")]
+        branch: Option<String>,
+        /// Only runs of this workflow (file name, path or name)
+        #[arg(long, value_name = "WORKFLOW")]
+        workflow: Option<String>,
+        /// At most this many runs
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: u32,
+    },
+    /// Show a run and its jobs
+    Show {
+        /// OWNER/NAME
+        repo: String,
+        /// The run's number
+        number: i64,
+    },
+    /// Print a run's logs, each line prefixed by its job
+    Logs {
+        /// OWNER/NAME
+        repo: String,
+        /// The run's number
+        number: i64,
+        /// Only this job's log (its key, or its id in the workflow)
+        #[arg(long, short = 'j', value_name = "JOB")]
+        job: Option<String>,
+        /// Keep printing until the run ends; exit 1 if it did not succeed
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+    /// Run a workflow that has `on: workflow_dispatch`
+    Dispatch {
+        /// OWNER/NAME
+        repo: String,
+        /// The workflow's file name (`deploy.yml`) or path
+        workflow: String,
+        /// The branch or tag (default: the repository's default branch)
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// An input, NAME=VALUE (repeatable)
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Follow the run's logs until it ends; exit 1 if it did not succeed
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Cancel a queued or running run
+    Cancel {
+        /// OWNER/NAME
+        repo: String,
+        /// The run's number
+        number: i64,
+    },
+    /// Run a finished run again, as a new run
+    Rerun {
+        /// OWNER/NAME
+        repo: String,
+        /// The run's number
+        number: i64,
+        /// Only the failed and cancelled jobs (and those that need them); the others keep
+        /// their results
+        #[arg(long)]
+        failed: bool,
+    },
 }
 
 #[derive(Args)]
@@ -218,6 +323,7 @@ fn main() -> ExitCode {
         Command::Gc(args) => cmd_gc::run(args),
         Command::Serve(args) => cmd_serve::run(args, watchdog.unwrap_or_else(start_watchdog)),
         Command::Hook(args) => cmd_hook::run(args),
+        Command::Remote(args) => cmd_remote::run(args),
     };
     match result {
         Ok(code) => code,
