@@ -5,5 +5,6 @@ mod auth;
 mod pages;
 mod people;
 mod roles;
+mod run_ui;
 mod settings;
 mod world;
