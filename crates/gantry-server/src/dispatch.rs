@@ -19,6 +19,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::live::Live;
+use crate::metrics::Metrics;
 
 /// How long a cancelled run may take to stop (its `always()` steps) before it is killed.
 const CANCEL_GRACE: Duration = Duration::from_secs(60);
@@ -47,6 +48,8 @@ pub struct DispatchConfig {
     pub secrets: Arc<dyn SecretSource>,
     /// Posts commit statuses.
     pub reporter: Arc<crate::report::Reporter>,
+    /// Where finished runs and jobs, the queue's length and waits are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A run's secrets, `(name, value)`, or why they cannot be read.
@@ -88,6 +91,10 @@ impl Dispatch {
 
     pub fn live(&self) -> &Arc<Live> {
         &self.config.live
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.config.metrics
     }
 
     /// Something was queued or finished: look at the queue now.
@@ -165,7 +172,9 @@ impl Dispatch {
 
     async fn dispatch_ready(self: &Arc<Self>) -> Result<(), gantry_store::Error> {
         let store = &self.config.store;
-        for run in store.queued_runs().await? {
+        let queued = store.queued_runs().await?;
+        let mut still_queued = queued.len();
+        for run in queued {
             if self.running.lock().map(|r| r.len()).unwrap_or(usize::MAX) >= self.config.max_runs {
                 break;
             }
@@ -181,6 +190,11 @@ impl Dispatch {
             if !store.start_run(run.id).await? {
                 continue;
             }
+            still_queued -= 1;
+            let waited = jiff::Timestamp::now().duration_since(run.created_at);
+            self.config
+                .metrics
+                .queue_wait(Duration::try_from(waited).unwrap_or(Duration::ZERO));
             let request = match self.request(&run).await {
                 Ok(request) => request,
                 Err(message) => {
@@ -222,7 +236,17 @@ impl Dispatch {
                 tracing::error!(run = run.id, "no agent takes runs: the run stays failed");
             }
         }
+        self.config
+            .metrics
+            .set_queue_length(i64::try_from(still_queued).unwrap_or(i64::MAX));
+        self.report_running();
         Ok(())
+    }
+
+    /// Tells the metrics how many runs execute now.
+    fn report_running(&self) {
+        let running = i64::try_from(self.running_count()).unwrap_or(i64::MAX);
+        self.config.metrics.set_running(running);
     }
 
     async fn fail_before_start(&self, run: &Run, message: &str) {
@@ -234,7 +258,15 @@ impl Dispatch {
                 .await;
             let _ = store.finish_job(job.id, Conclusion::Failure, "{}").await;
         }
-        let _ = store.finish_run(run.id, Conclusion::Failure).await;
+        if store
+            .finish_run(run.id, Conclusion::Failure)
+            .await
+            .unwrap_or(false)
+        {
+            self.config
+                .metrics
+                .run_finished(Conclusion::Failure.as_str());
+        }
         self.config.live.run_ended(run.id);
     }
 
@@ -307,6 +339,11 @@ impl Dispatch {
             }
             None => {
                 let done = self.config.store.cancel_run(run.id, reason).await?;
+                if done {
+                    self.config
+                        .metrics
+                        .run_finished(Conclusion::Cancelled.as_str());
+                }
                 self.config.live.run_ended(run.id);
                 self.wake();
                 Ok(done)
@@ -420,6 +457,8 @@ struct Recorder {
     planned: HashMap<String, (String, String)>,
     /// Next log chunk number per job row.
     seqs: HashMap<i64, i64>,
+    /// When each job row this recorder saw start started (for the job duration metric).
+    started: HashMap<i64, std::time::Instant>,
 }
 
 impl Recorder {
@@ -435,6 +474,7 @@ impl Recorder {
             jobs: existing.into_iter().map(|j| (j.key.clone(), j)).collect(),
             planned: HashMap::new(),
             seqs,
+            started: HashMap::new(),
             dispatch,
             run,
         }
@@ -525,6 +565,7 @@ impl Recorder {
             AgentEvent::JobStarted { key, name } => {
                 let id = self.job(&key, &name).await?;
                 self.store().start_job(id, "local").await?;
+                self.started.insert(id, std::time::Instant::now());
                 self.live().run_changed(self.run.id);
             }
             AgentEvent::JobSkipped { key, name, reason } => {
@@ -569,9 +610,18 @@ impl Recorder {
                 let id = self.job(&key, &key).await?;
                 self.flush(id).await;
                 let outputs = serde_json::to_string(&outputs).unwrap_or_else(|_| "{}".into());
-                self.store()
-                    .finish_job(id, store_conclusion(conclusion), &outputs)
-                    .await?;
+                let result = store_conclusion(conclusion);
+                if self.store().finish_job(id, result, &outputs).await? {
+                    let ran = self
+                        .started
+                        .remove(&id)
+                        .map(|at| at.elapsed())
+                        .unwrap_or_default();
+                    self.dispatch
+                        .config
+                        .metrics
+                        .job_finished(result.as_str(), ran);
+                }
                 self.live().close(id);
                 self.live().run_changed(self.run.id);
             }
@@ -718,8 +768,14 @@ impl Recorder {
         } else {
             store.finish_run(run_id, conclusion).await
         };
-        if let Err(err) = result {
-            tracing::error!(run = run_id, %err, "cannot record the end of a run");
+        match result {
+            Ok(true) => self
+                .dispatch
+                .config
+                .metrics
+                .run_finished(conclusion.as_str()),
+            Ok(false) => {}
+            Err(err) => tracing::error!(run = run_id, %err, "cannot record the end of a run"),
         }
         self.dispatch.config.reporter.post(
             self.run.repository_id,
@@ -732,6 +788,7 @@ impl Recorder {
         if let Ok(mut running) = self.dispatch.running.lock() {
             running.remove(&run_id);
         }
+        self.dispatch.report_running();
         self.dispatch.config.live.run_ended(run_id);
         self.dispatch.wake();
     }

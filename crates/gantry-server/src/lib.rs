@@ -9,9 +9,10 @@
 //!   start, binds the listener and serves until a shutdown future resolves.
 //! - Routes: `/login`, `/logout`, `/account` (password change), `/` (dashboard), `/{owner}/{repo}` (runs),
 //!   `/{owner}/{repo}/runs/{number}` (jobs and logs), `/api/v1/…` (JSON, see [`api`]),
-//!   `/api/openapi.json` (the API's document, [`openapi`]), `/healthz`, `/static/style.css`;
-//!   a repository's secrets and members ([`settings`]), the organisation's secrets and the users
-//!   (`/admin/…`, [`settings`], [`people`]).
+//!   `/api/openapi.json` (the API's document, [`openapi`]), `/healthz`, `/static/style.css`,
+//!   `/static/run.js`; a repository's secrets and members ([`settings`]), the organisation's
+//!   secrets and the users (`/admin/…`, [`settings`], [`people`]); status badges
+//!   (`/badge/{owner}/{repo}/{workflow}.svg`) and `/metrics` ([`observe`]).
 //! - Secret values are sealed with the server's key before they reach the store ([`crypto`]).
 //! - Authentication and access rules live in [`auth`]; every repository endpoint goes through its
 //!   [`auth::RepoAccess`] extractor.
@@ -32,6 +33,7 @@ pub mod git;
 pub mod live;
 pub mod logview;
 pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod pages;
 pub mod people;
@@ -86,6 +88,8 @@ pub struct AppState {
     pub secret_key: Arc<crypto::SecretKey>,
     /// Posts commit statuses to forges.
     pub reporter: Arc<report::Reporter>,
+    /// What `/metrics` reports (the run queue and every response feed it).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -99,6 +103,7 @@ impl AppState {
     ) -> Self {
         let secret_key = Arc::new(secret_key);
         let reporter = Arc::new(report::Reporter::new(store.clone(), secret_key.clone()));
+        let metrics = Arc::new(metrics::Metrics::new());
         let dispatch = Dispatch::new(DispatchConfig {
             reporter: reporter.clone(),
             store: store.clone(),
@@ -110,6 +115,7 @@ impl AppState {
                 store: store.clone(),
                 key: secret_key.clone(),
             }),
+            metrics: metrics.clone(),
         });
         AppState {
             store,
@@ -119,6 +125,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             secret_key,
             reporter,
+            metrics,
         }
     }
 }
@@ -153,6 +160,7 @@ impl dispatch::SecretSource for SealedSecrets {
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
     let api = Router::new()
         .route(
             "/api/v1/repositories",
@@ -214,6 +222,9 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/static/style.css", get(style))
+        .route("/static/run.js", get(run_script))
+        .route("/badge/{owner}/{repo}/{file}", get(observe::badge))
+        .route("/metrics", get(observe::metrics))
         .merge(settings::routes())
         .merge(people::routes());
     pages
@@ -221,6 +232,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(pages::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            observe::count_response,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
@@ -256,7 +271,20 @@ async fn style() -> impl IntoResponse {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../templates/style.css"),
+        concat!(
+            include_str!("../templates/style.css"),
+            include_str!("../templates/render.css")
+        ),
+    )
+}
+
+async fn run_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/run.js"),
     )
 }
 

@@ -9,6 +9,7 @@ mod backend;
 mod pages;
 mod people;
 mod roles;
+mod run_ui;
 mod settings;
 mod triggers;
 mod world;

@@ -17,7 +17,7 @@ async fn world_with_viewer() -> (World, gantry_store::Repository, Auth) {
 #[tokio::test]
 async fn the_run_page_shows_jobs_and_their_logs_as_escaped_text() {
     let (world, repository, session) = world_with_viewer().await;
-    world
+    let run = world
         .finished_run(
             &repository,
             "main",
@@ -32,6 +32,7 @@ async fn the_run_page_shows_jobs_and_their_logs_as_escaped_text() {
             Conclusion::Failure,
         )
         .await;
+    // The failed job is shown by default; the other one when asked for.
     let page = world.get("/acme/app/runs/1", &session).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -40,14 +41,22 @@ async fn the_run_page_shows_jobs_and_their_logs_as_escaped_text() {
             .unwrap()
             .starts_with("text/html")
     );
-    assert!(!page.body.contains("<script>"), "{}", page.body);
     assert!(
-        page.body
-            .contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        page.body.contains("1 test failed &amp; more"),
         "{}",
         page.body
     );
-    assert!(page.body.contains("1 test failed &#38; more"));
+    let build = world.store.jobs(run.id).await.unwrap()[0].id;
+    let page = world
+        .get(&format!("/acme/app/runs/1?job={build}"), &session)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    assert!(
+        page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("build"));
     assert!(page.body.contains("state success"));
     assert!(page.body.contains("state failure"));
