@@ -17,6 +17,13 @@
     return;
   }
   var STATES = ["queued", "waiting", "running", "success", "failure", "cancelled", "skipped"];
+  var FINAL = ["success", "failure", "cancelled", "skipped"];
+  // The shown job has ended: when its log stream closes, it is not opened again.
+  var shownJobEnded = false;
+
+  function isFinal(state) {
+    return FINAL.indexOf(state) !== -1;
+  }
 
   function setState(element, state) {
     if (!element || element.textContent === state) {
@@ -55,8 +62,15 @@
         var shown = document.getElementById("job");
         if (shown && shown.dataset.job === String(job.id)) {
           setState(document.getElementById("job-state"), job.state);
+          shownJobEnded = isFinal(job.state);
         }
       });
+      // Events without data never reach a page, so `end` may not come: a final state is the end.
+      if (isFinal(update.state)) {
+        events.close();
+        reloadOnce();
+        return;
+      }
       // New jobs (the plan arrived, a matrix expanded): the server draws them.
       if (unknown) {
         events.close();
@@ -77,6 +91,10 @@
     }
     var buffer = "";
     var events = new EventSource(job.dataset.live);
+    // Every connection (a reconnection too) starts with the whole log written so far.
+    events.addEventListener("open", function () {
+      buffer = "";
+    });
     events.addEventListener("log", function (message) {
       buffer += message.data;
       var atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
@@ -88,6 +106,12 @@
     });
     events.addEventListener("done", function () {
       events.close();
+    });
+    // The server ends the stream once the job has ended; otherwise the browser reconnects.
+    events.addEventListener("error", function () {
+      if (shownJobEnded) {
+        events.close();
+      }
     });
     events.addEventListener("reload", function () {
       events.close();
