@@ -71,7 +71,7 @@ pub async fn job_log(
             if !rest.is_empty() {
                 let _ = tx.send(Event::default().event("log").data(rest)).await;
             }
-            let _ = tx.send(Event::default().event("done").data("")).await;
+            let _ = tx.send(Event::default().event("done").data("1")).await;
             return;
         }
         loop {
@@ -93,11 +93,11 @@ pub async fn job_log(
                     if !rest.is_empty() {
                         let _ = tx.send(Event::default().event("log").data(rest)).await;
                     }
-                    let _ = tx.send(Event::default().event("done").data("")).await;
+                    let _ = tx.send(Event::default().event("done").data("1")).await;
                     return;
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let _ = tx.send(Event::default().event("reload").data("")).await;
+                    let _ = tx.send(Event::default().event("reload").data("1")).await;
                     return;
                 }
             };
@@ -154,7 +154,7 @@ pub async fn run_events(
                 return;
             }
             if run.status == Status::Completed {
-                let _ = tx.send(Event::default().event("end").data("")).await;
+                let _ = tx.send(Event::default().event("end").data("1")).await;
                 return;
             }
             tokio::select! {

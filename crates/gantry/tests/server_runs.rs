@@ -309,7 +309,7 @@ fn pushes_run_workflows_and_runs_can_be_dispatched_cancelled_rerun_and_survive_a
     assert!(live.body.contains("event: log"), "{}", live.body);
     assert!(live.body.contains("finished"), "{}", live.body);
     assert!(
-        live.body.trim_end().ends_with("event: done"),
+        live.body.trim_end().ends_with("event: done\ndata: 1"),
         "{}",
         live.body
     );
