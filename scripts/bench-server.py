@@ -759,7 +759,7 @@ def main() -> None:
             servers.append(server)
             server.login(password)
             results["memory"] = results.get("memory", {})
-            results["memory"][f"{args.runs:,} runs in the store, after start"] = memory(server.pid)
+            results["memory"][f"{args.runs:,} runs in the store, after start and a login"] = memory(server.pid)
             print(f"==> pages: {args.gets} GETs of each page", file=sys.stderr)
             results["pages"] = case_pages(server, args.runs, args.gets, rng)
             results["memory"][f"{args.runs:,} runs, after {3 * args.gets} page GETs"] = memory(server.pid)
