@@ -21,7 +21,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::api::{CSRF_HEADER, RunDto};
+use crate::api::RunDto;
 use crate::auth::{self, CurrentUser, Html, RepoAccess};
 use crate::error::{ApiError, AppError, PageError};
 use crate::trigger::{Incoming, Triggered};
@@ -40,23 +40,11 @@ pub fn require(role: Role, needed: Role) -> Result<(), AppError> {
     }
 }
 
-fn check_api_csrf(principal: &auth::Principal, headers: &HeaderMap) -> Result<(), AppError> {
-    let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-    principal.check_csrf(presented).map_err(|_| {
-        AppError::Forbidden(format!(
-            "a request authenticated by the session cookie must send the session's CSRF token in the `{CSRF_HEADER}` header (or use an API token)"
-        ))
-    })
-}
-
-fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes, example: &str) -> Result<T, AppError> {
-    if body.is_empty() {
-        return serde_json::from_slice(b"{}").map_err(|e| {
-            AppError::BadRequest(format!("the body must be JSON like {example}: {e}"))
-        });
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::BadRequest(format!("the body must be JSON like {example}: {e}")))
+/// A JSON body through [`crate::api::json_body`]; an empty body reads as `{}` (a bare POST of
+/// an action with no options).
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes, example: &str) -> Result<T, AppError> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    crate::api::json_body(body, example)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +86,7 @@ pub async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    check_api_csrf(&principal, &headers)?;
+    crate::api::check_csrf_header(&principal, &headers)?;
     if !principal.user.is_admin {
         return Err(AppError::Forbidden(
             "registering a repository needs a site admin: ask one".into(),
@@ -272,7 +260,7 @@ pub fn hook_setting(repository_id: i64) -> String {
     format!("hook_token:{repository_id}")
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -678,7 +666,7 @@ pub async fn dispatch_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    check_api_csrf(&access.principal, &headers)?;
+    crate::api::check_csrf_header(&access.principal, &headers)?;
     require(access.role, Role::Developer)?;
     let dto: DispatchDto = json_body(
         &body,
@@ -834,7 +822,7 @@ pub async fn run_action_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    check_api_csrf(&access.principal, &headers)?;
+    crate::api::check_csrf_header(&access.principal, &headers)?;
     let actor = access.principal.user.name.clone();
     let repository = &access.repository;
     let (status, run) = match action.as_str() {

@@ -54,7 +54,7 @@ impl Reporter {
         let sealed = self
             .key
             .seal(token.as_bytes(), &token_aad(&repository.name));
-        let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::control::hex(&sealed);
         self.store
             .set_setting(&api_url_setting(repository.id), api_url)
             .await?;

@@ -18,7 +18,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 #[path = "support/server.rs"]
 mod support;
 
-use support::Server;
+use support::{Server, git};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long the browser may take to see something happen.
@@ -82,25 +82,6 @@ impl Driver {
             url: format!("http://127.0.0.1:{port}"),
         }
     }
-}
-
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .env("GANTRY_PUSHER", "ada")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// The text of the element `css` selects, or empty while it is missing (the page may be
@@ -178,23 +159,7 @@ async fn the_run_page_follows_a_run_live_and_its_buttons_and_forms_work() {
     let data = root.path().join("data");
     let origin = root.path().join("web.git");
     let work = root.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(
-        root.path(),
-        &[
-            "init",
-            "--quiet",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
-    git(&work, &["init", "--quiet", "-b", "main"]);
-    git(
-        &work,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
+    support::bare_repository(&origin, &work);
     let server = Server::start(&data, &[]);
     let password = server.password.clone().unwrap();
     let session = server.login("admin", &password);

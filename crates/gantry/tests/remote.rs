@@ -2,32 +2,13 @@
 //! and pushed to, then the runs listed, shown, followed, re-run, dispatched and cancelled from the
 //! command line, and the errors a user meets (a refused token, no server, no such run).
 
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 #[path = "support/server.rs"]
 mod support;
 
-use support::Server;
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .env("GANTRY_PUSHER", "ada")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use support::{Server, git};
 
 const CI: &str = r#"
 name: CI
@@ -108,23 +89,7 @@ fn remote_lists_shows_follows_reruns_dispatches_and_cancels_runs() {
     let work = root.path().join("work");
     let gate = root.path().join("gate");
     let started = root.path().join("started");
-    std::fs::create_dir_all(&work).unwrap();
-    git(
-        root.path(),
-        &[
-            "init",
-            "--quiet",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
-    git(&work, &["init", "--quiet", "-b", "main"]);
-    git(
-        &work,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
+    support::bare_repository(&origin, &work);
 
     let server = Server::start(&root.path().join("data"), &["--grace", "1"]);
     let session = server.login("admin", server.password.as_deref().unwrap());

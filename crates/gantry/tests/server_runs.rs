@@ -4,42 +4,12 @@
 //! run, after which the restarted server finishes it.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[path = "support/server.rs"]
 mod support;
 
-use support::Server;
-
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .env("GANTRY_PUSHER", "ada")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn commit(work: &Path, files: &[(&str, &str)], message: &str) {
-    for (path, text) in files {
-        let path = work.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    git(work, &["add", "-A"]);
-    git(work, &["commit", "--quiet", "-m", message]);
-}
+use support::{Server, commit, git};
 
 const CI: &str = r#"
 name: CI
@@ -127,23 +97,7 @@ fn pushes_run_workflows_and_runs_can_be_dispatched_cancelled_rerun_and_survive_a
     let work = root.path().join("work");
     let gate = root.path().join("gate");
     let started = root.path().join("started");
-    std::fs::create_dir_all(&work).unwrap();
-    git(
-        root.path(),
-        &[
-            "init",
-            "--quiet",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
-    git(&work, &["init", "--quiet", "-b", "main"]);
-    git(
-        &work,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
+    support::bare_repository(&origin, &work);
 
     let mut server = Server::start(&data, &["--grace", "1"]);
     let password = server.password.clone().unwrap();

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The server, killed if the test ends before stopping it.
@@ -278,4 +278,54 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Runs git in `dir` as Ada (author, committer and pusher); fails the test if git fails.
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+        .env("GANTRY_PUSHER", "ada")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Writes `files` in the work tree and commits them.
+pub fn commit(work: &Path, files: &[(&str, &str)], message: &str) {
+    for (path, text) in files {
+        let path = work.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "--quiet", "-m", message]);
+}
+
+/// A bare repository at `origin` (branch `main`) and a work tree at `work` that pushes to it.
+pub fn bare_repository(origin: &Path, work: &Path) {
+    std::fs::create_dir_all(work).unwrap();
+    let parent = origin.parent().unwrap();
+    git(
+        parent,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "-b",
+            "main",
+            origin.to_str().unwrap(),
+        ],
+    );
+    git(work, &["init", "--quiet", "-b", "main"]);
+    git(work, &["remote", "add", "origin", origin.to_str().unwrap()]);
 }
