@@ -126,6 +126,9 @@ mod tests {
             ("gantry-docker", &["gantry-executor"][..]),
             ("gantry-store", &["gantry-plan"][..]),
             ("gantry-api", &[][..]),
+            ("gantry-deploy", &["gantry-syntax"][..]),
+            ("gantry-proxy", &[][..]),
+            ("gantry-rollout", &["gantry-deploy", "gantry-proxy"][..]),
             (
                 "gantry-agent",
                 &[

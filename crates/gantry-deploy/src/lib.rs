@@ -1,0 +1,13 @@
+//! Continuous deployment's model: what an environment promises and how a version reaches it,
+//! decided on data alone.
+//!
+//! This crate is pure (no I/O, no clock, no tokio): the caller passes the time, the people and
+//! the measurements in, and gets decisions out. It owns
+//! - the shared vocabulary ([`model`]): strategies, health checks and analysis thresholds with
+//!   the defaults teams expect (error rate above 5 %, p95 latency above 2000 ms or availability
+//!   below 95 % fails a rollout; a canary starts at 10 % and adds 25 % per step).
+//!
+//! The I/O that carries these decisions out (supervising instances, shifting traffic, measuring
+//! responses) lives in `gantry-proxy` and `gantry-rollout`.
+
+pub mod model;
