@@ -6,8 +6,11 @@
 //! - the shared vocabulary ([`model`]): strategies, health checks and analysis thresholds with
 //!   the defaults teams expect (error rate above 5 %, p95 latency above 2000 ms or availability
 //!   below 95 % fails a rollout; a canary starts at 10 % and adds 25 % per step).
+//! - rollout plans ([`plan`]): the ordered steps each strategy takes from the running version to
+//!   a new one, the way back from any point ([`plan::rollback_plan`]) and scaling.
 //!
 //! The I/O that carries these decisions out (supervising instances, shifting traffic, measuring
 //! responses) lives in `gantry-proxy` and `gantry-rollout`.
 
 pub mod model;
+pub mod plan;

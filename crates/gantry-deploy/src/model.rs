@@ -128,7 +128,7 @@ impl Default for Thresholds {
 }
 
 /// Durations as (fractional) seconds in JSON, so records stay readable.
-mod secs {
+pub(crate) mod secs {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
