@@ -8,9 +8,12 @@
 //!   below 95 % fails a rollout; a canary starts at 10 % and adds 25 % per step).
 //! - rollout plans ([`plan`]): the ordered steps each strategy takes from the running version to
 //!   a new one, the way back from any point ([`plan::rollback_plan`]) and scaling.
+//! - health analysis ([`analysis`]): a window of the proxy's measurements judged against the
+//!   thresholds (and a canary against its baseline), one readable verdict per metric.
 //!
 //! The I/O that carries these decisions out (supervising instances, shifting traffic, measuring
 //! responses) lives in `gantry-proxy` and `gantry-rollout`.
 
+pub mod analysis;
 pub mod model;
 pub mod plan;
