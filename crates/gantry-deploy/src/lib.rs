@@ -10,10 +10,13 @@
 //!   a new one, the way back from any point ([`plan::rollback_plan`]) and scaling.
 //! - health analysis ([`analysis`]): a window of the proxy's measurements judged against the
 //!   thresholds (and a canary against its baseline), one readable verdict per metric.
+//! - the deployment journal ([`journal`]): every step written before it is taken, what to do
+//!   next (also after a crash: resume or roll back) and the summary pages show.
 //!
 //! The I/O that carries these decisions out (supervising instances, shifting traffic, measuring
 //! responses) lives in `gantry-proxy` and `gantry-rollout`.
 
 pub mod analysis;
+pub mod journal;
 pub mod model;
 pub mod plan;
