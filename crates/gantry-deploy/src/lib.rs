@@ -12,11 +12,14 @@
 //!   thresholds (and a canary against its baseline), one readable verdict per metric.
 //! - the deployment journal ([`journal`]): every step written before it is taken, what to do
 //!   next (also after a crash: resume or roll back) and the summary pages show.
+//! - DORA metrics ([`dora`]): deployment frequency, lead time for changes, change failure rate
+//!   and time to restore from an environment's deployment history.
 //!
 //! The I/O that carries these decisions out (supervising instances, shifting traffic, measuring
 //! responses) lives in `gantry-proxy` and `gantry-rollout`.
 
 pub mod analysis;
+pub mod dora;
 pub mod journal;
 pub mod model;
 pub mod plan;
