@@ -11,3 +11,4 @@
 //! responses) lives in `gantry-proxy` and `gantry-rollout`.
 
 pub mod model;
+pub mod window;
