@@ -11,4 +11,5 @@
 //! responses) lives in `gantry-proxy` and `gantry-rollout`.
 
 pub mod model;
+pub mod protection;
 pub mod window;

@@ -270,7 +270,7 @@ impl Window {
                 continue;
             };
             let ambiguous = tz.to_ambiguous_timestamp(start);
-            candidates.extend(ambiguous.clone().earlier().ok());
+            candidates.extend(ambiguous.earlier().ok());
             candidates.extend(ambiguous.later().ok());
         }
         candidates.retain(|at| *at > now && *at <= horizon);
