@@ -6,10 +6,19 @@
 //! - the shared vocabulary ([`model`]): strategies, health checks and analysis thresholds with
 //!   the defaults teams expect (error rate above 5 %, p95 latency above 2000 ms or availability
 //!   below 95 % fails a rollout; a canary starts at 10 % and adds 25 % per step).
+//! - the environments file ([`config`]): `.gantry/environments.yml` to typed environments
+//!   (target, strategy, health, analysis, smoke tests, migrations, variables, secrets,
+//!   protection, pipeline order) with every diagnostic at file:line:col.
+//! - protection ([`protection`]): whether a deployment may go ahead, waits (approvals, wait
+//!   timer, window) or is refused (ref rules, a rejection, an approval timeout), and who may
+//!   review it.
+//! - deployment windows ([`window`]): weekdays and hours on a time zone's local clock, open now
+//!   or when next.
 //!
 //! The I/O that carries these decisions out (supervising instances, shifting traffic, measuring
 //! responses) lives in `gantry-proxy` and `gantry-rollout`.
 
+pub mod config;
 pub mod model;
 pub mod protection;
 pub mod window;
