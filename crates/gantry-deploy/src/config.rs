@@ -374,7 +374,7 @@ struct Ctx<'f> {
 /// Where a listening port was claimed, to find two environments on one port.
 struct PortClaim {
     env: String,
-    port: u16,
+    listen: Listen,
     span: Span,
 }
 
@@ -832,7 +832,7 @@ impl Ctx<'_> {
                 if let Some((listen, span)) = &listen {
                     ports.push(PortClaim {
                         env: env.to_string(),
-                        port: listen.port,
+                        listen: listen.clone(),
                         span: *span,
                     });
                 }
@@ -859,7 +859,7 @@ impl Ctx<'_> {
                 if let Some((listen, span)) = &listen {
                     ports.push(PortClaim {
                         env: env.to_string(),
-                        port: listen.port,
+                        listen: listen.clone(),
                         span: *span,
                     });
                 }
@@ -1532,15 +1532,22 @@ impl Ctx<'_> {
         }
     }
 
-    /// Two environments on this host cannot listen on one port.
+    /// Two environments on this host cannot listen on one port (of one address, when both
+    /// name one).
     fn check_ports(&mut self, ports: &[PortClaim]) {
         for (idx, claim) in ports.iter().enumerate() {
-            if let Some(first) = ports[..idx].iter().find(|c| c.port == claim.port) {
+            let clashes = |other: &&PortClaim| {
+                other.listen.port == claim.listen.port
+                    && (other.listen.host.is_none()
+                        || claim.listen.host.is_none()
+                        || other.listen.host == claim.listen.host)
+            };
+            if let Some(first) = ports[..idx].iter().find(clashes) {
                 self.error_hint(
                     claim.span,
                     format!(
                         "`{}` listens on port {}, which `{}` already uses (line {})",
-                        claim.env, claim.port, first.env, first.span.start.line
+                        claim.env, claim.listen.port, first.env, first.span.start.line
                     ),
                     "give each environment on this host its own `listen` port",
                 );
@@ -2238,6 +2245,24 @@ environments:
         ];
         for (src, expected) in cases {
             assert_eq!(diagnostics(src), *expected, "{src}");
+        }
+        // One port on two addresses is fine; on all addresses and one of them it is not.
+        let ports = |a: &str, b: &str| {
+            diagnostics(&format!(
+                "environments:\n  a:\n    target: {{ kind: process, command: x, listen: \"{a}\" }}\n  \
+                 b:\n    target: {{ kind: docker, image: x, container-port: 80, listen: \"{b}\" }}\n"
+            ))
+        };
+        assert_eq!(ports("127.0.0.1:80", "10.0.0.2:80"), Vec::<String>::new());
+        for (a, b) in [("80", "10.0.0.2:80"), ("127.0.0.1:80", "127.0.0.1:80")] {
+            assert_eq!(
+                ports(a, b),
+                [
+                    "5:67 `b` listens on port 80, which `a` already uses (line 3) \
+                  (give each environment on this host its own `listen` port)"
+                ],
+                "{a} {b}"
+            );
         }
     }
 
