@@ -6,6 +6,14 @@
 //! - the shared vocabulary ([`model`]): strategies, health checks and analysis thresholds with
 //!   the defaults teams expect (error rate above 5 %, p95 latency above 2000 ms or availability
 //!   below 95 % fails a rollout; a canary starts at 10 % and adds 25 % per step).
+//! - the environments file ([`config`]): `.gantry/environments.yml` to typed environments
+//!   (target, strategy, health, analysis, smoke tests, migrations, variables, secrets,
+//!   protection, pipeline order) with every diagnostic at file:line:col.
+//! - protection ([`protection`]): whether a deployment may go ahead, waits (approvals, wait
+//!   timer, window) or is refused (ref rules, a rejection, an approval timeout), and who may
+//!   review it.
+//! - deployment windows ([`window`]): weekdays and hours on a time zone's local clock, open now
+//!   or when next.
 //! - rollout plans ([`plan`]): the ordered steps each strategy takes from the running version to
 //!   a new one, the way back from any point ([`plan::rollback_plan`]) and scaling.
 //! - health analysis ([`analysis`]): a window of the proxy's measurements judged against the
@@ -19,7 +27,10 @@
 //! responses) lives in `gantry-proxy` and `gantry-rollout`.
 
 pub mod analysis;
+pub mod config;
 pub mod dora;
 pub mod journal;
 pub mod model;
 pub mod plan;
+pub mod protection;
+pub mod window;
