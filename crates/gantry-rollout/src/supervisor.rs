@@ -81,7 +81,10 @@ impl fmt::Display for InstanceId {
 pub struct InstanceSpec {
     /// The version label (`GANTRY_VERSION`), e.g. a digest or tag.
     pub version: String,
-    /// The command line, run with `sh -c`.
+    /// The command line, run with `sh -c`. Write `exec ./app …` to make the application itself
+    /// the process the supervisor waits for, so its own exit status is recorded: `sh` (dash)
+    /// otherwise stays in between and, on a stop, dies of the SIGTERM at once (the stop still
+    /// waits for the whole group, so the application drains all the same).
     pub command: String,
     /// The working directory.
     pub dir: PathBuf,
