@@ -571,3 +571,144 @@ async fn a_stop_waits_for_the_application_behind_a_shell_to_drain() {
         "{logs:?}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_app_injects_errors_latency_and_crashes_on_request() {
+    let supervisor = Supervisor::new(SupervisorConfig {
+        max_restarts: 0,
+        ..fast()
+    });
+    let instance = supervisor
+        .start(
+            spec("v9", demo())
+                .env("DEMO_ERROR_RATE", "0.5")
+                .env("DEMO_LATENCY_MS", "200")
+                .env("DEMO_CRASH_AFTER", "4"),
+        )
+        .unwrap();
+    let mut events = supervisor.subscribe();
+    // The first health check is one request.
+    let result = wait_healthy(&supervisor, instance.id, &health(50))
+        .await
+        .unwrap();
+    assert!(result.attempts.last().unwrap().latency < Duration::from_millis(200));
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let started = Instant::now();
+        statuses.push(get(&instance, "/").await.0);
+        assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+    assert_eq!(statuses, [200, 500]);
+    // Two requests on one kept-alive connection: the fourth request is the last.
+    let mut stream = tokio::net::TcpStream::connect(instance.addr())
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    stream
+        .write_all(
+            b"GET /health HTTP/1.1\r\nhost: x\r\n\r\nGET /health HTTP/1.1\r\nhost: x\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let _ = stream.read_to_end(&mut response).await;
+    let response = String::from_utf8_lossy(&response);
+    assert_eq!(response.matches("HTTP/1.1 200 OK").count(), 1, "{response}");
+    let seen = wait_for(&mut events, instance.id, |e| {
+        matches!(e, Event::GaveUp { .. })
+    })
+    .await;
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            Event::Exited {
+                exit: Exit::Code(3),
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    let logs = supervisor.logs(instance.id).join("\n");
+    assert!(
+        logs.contains("crashing after 4 requests (DEMO_CRASH_AFTER)"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_that_stayed_up_long_enough_starts_its_backoff_over() {
+    let supervisor = Supervisor::new(SupervisorConfig {
+        backoff: Backoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_secs(30),
+            reset_after: Duration::from_millis(200),
+        },
+        max_restarts: 1,
+        ..fast()
+    });
+    let mut events = supervisor.subscribe();
+    let instance = supervisor.start(spec("v1", "sleep 0.3; exit 1")).unwrap();
+    // One crash in a row is allowed; because each run lasts longer than `reset_after`, the count
+    // starts over every time and the supervisor never gives up.
+    let seen = wait_for(&mut events, instance.id, |e| {
+        matches!(e, Event::Restarted { restarts: 3, .. })
+    })
+    .await;
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::GaveUp { .. })),
+        "{seen:?}"
+    );
+    let logs = supervisor.logs(instance.id);
+    assert_eq!(
+        logs.iter()
+            .filter(|l| l.contains("restarting in 20ms"))
+            .count(),
+        3,
+        "{logs:?}"
+    );
+}
+
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<(&'static str, i32)>>);
+
+impl gantry_rollout::GroupWatch for Recorder {
+    fn watch(&self, pgid: i32) {
+        self.0.lock().unwrap().push(("watch", pgid));
+    }
+    fn release(&self, pgid: i32) {
+        self.0.lock().unwrap().push(("release", pgid));
+    }
+}
+
+#[tokio::test]
+async fn every_process_group_is_watched_while_it_lives() {
+    let recorder = std::sync::Arc::new(Recorder::default());
+    let supervisor = Supervisor::new(SupervisorConfig {
+        group_watch: Some(recorder.clone()),
+        ..fast()
+    });
+    let mut events = supervisor.subscribe();
+    let instance = supervisor.start(spec("v1", "sleep 300")).unwrap();
+    let first = instance.pid.unwrap() as i32;
+    kill(Pid::from_raw(first), Signal::SIGKILL).unwrap();
+    let seen = wait_for(&mut events, instance.id, |e| {
+        matches!(e, Event::Restarted { .. })
+    })
+    .await;
+    let Some(Event::Restarted { pid: second, .. }) = seen.last() else {
+        panic!("{seen:?}")
+    };
+    let second = *second as i32;
+    supervisor
+        .stop(instance.id, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        *recorder.0.lock().unwrap(),
+        [
+            ("watch", first),
+            ("release", first),
+            ("watch", second),
+            ("release", second)
+        ]
+    );
+}
