@@ -38,7 +38,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
@@ -392,13 +393,13 @@ impl Shared {
     }
 
     fn watch_group(&self, pgid: i32) {
-        if let Some(w) = &self.config.group_watch {
+        if let Some(w) = self.config.group_watch.as_ref().filter(|_| pgid > 0) {
             w.watch(pgid);
         }
     }
 
     fn release_group(&self, pgid: i32) {
-        if let Some(w) = &self.config.group_watch {
+        if let Some(w) = self.config.group_watch.as_ref().filter(|_| pgid > 0) {
             w.release(pgid);
         }
     }
@@ -596,7 +597,7 @@ impl Drop for Supervisor {
                 continue;
             }
             if let Some(pid) = slot.info.pid {
-                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                let _ = signal_group(Pid::from_raw(pid as i32), Signal::SIGKILL);
             }
             slot.stop.send_replace(Some(Duration::ZERO));
         }
@@ -803,7 +804,7 @@ impl Task {
             }
         };
         // What the process left behind in its group (background children) goes with it.
-        let _ = killpg(pgid, Signal::SIGKILL);
+        let _ = signal_group(pgid, Signal::SIGKILL);
         self.shared.release_group(pgid.as_raw());
         // Its last words belong in the log before anyone hears of the exit. A process that left
         // the group could hold the pipes open, hence the limit.
@@ -834,26 +835,35 @@ impl Task {
 /// SIGTERM to the group, up to `grace` for the whole group to exit (the leader may be a shell
 /// that dies at once while the application drains), then SIGKILL to what is left.
 async fn terminate(child: &mut Child, pgid: Pid, grace: Duration) -> Exit {
-    let _ = killpg(pgid, Signal::SIGTERM);
+    let _ = signal_group(pgid, Signal::SIGTERM);
     let deadline = tokio::time::Instant::now() + grace;
     let status = match tokio::time::timeout_at(deadline, child.wait()).await {
         Ok(status) => {
             // The kernel refuses a signal to a group only once no process is left in it.
-            while killpg(pgid, None).is_ok() && tokio::time::Instant::now() < deadline {
+            while signal_group(pgid, None).is_ok() && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             status
         }
         Err(_) => {
-            let _ = killpg(pgid, Signal::SIGKILL);
+            let _ = signal_group(pgid, Signal::SIGKILL);
             child.wait().await
         }
     };
-    let _ = killpg(pgid, Signal::SIGKILL);
+    let _ = signal_group(pgid, Signal::SIGKILL);
     match status {
         Ok(status) => Exit::from(status),
         Err(e) => Exit::NotStarted(format!("waiting for it failed: {e}")),
     }
+}
+
+/// `killpg`, except that it never signals group 0 (which would be Gantry's own group) or a
+/// negative one, should a process id ever be missing.
+fn signal_group(pgid: Pid, signal: impl Into<Option<Signal>>) -> nix::Result<()> {
+    if pgid.as_raw() <= 0 {
+        return Err(Errno::ESRCH);
+    }
+    nix::sys::signal::killpg(pgid, signal)
 }
 
 /// Resolves with the grace once a stop is asked; a dropped supervisor asks for none.
