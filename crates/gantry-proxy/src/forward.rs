@@ -109,6 +109,10 @@ async fn forward(
             );
         }
     };
+    if streaming.is_err() {
+        // The client's `100 Continue` was already sent when the body was read.
+        parts.headers.remove(header::EXPECT);
+    }
     let idempotent = matches!(
         parts.method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE

@@ -202,6 +202,11 @@ impl Proxy {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
     }
 
+    /// The routes in force.
+    pub fn routes(&self) -> Routes {
+        self.shared.table().routes.clone()
+    }
+
     /// Resolves when no request is in flight to backend `id` (at once for an unknown id). Remove
     /// the backend from the routes first, then drain it, then stop it: no request fails.
     pub fn drain(&self, id: &str) -> impl Future<Output = ()> + Send + 'static {
@@ -293,7 +298,10 @@ async fn accept_loop(
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // With a timer, hyper closes HTTP/1 connections that take over 30 s to send their headers.
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {

@@ -234,6 +234,8 @@ impl VersionRoute {
 /// counters change.
 #[derive(Debug)]
 pub(crate) struct Table {
+    /// What the table was compiled from.
+    pub(crate) routes: Routes,
     pub(crate) versions: Vec<VersionRoute>,
     picker: Mutex<SmoothWeighted>,
 }
@@ -241,6 +243,7 @@ pub(crate) struct Table {
 impl Table {
     pub(crate) fn empty() -> Self {
         Self {
+            routes: Routes::new(),
             versions: Vec::new(),
             picker: Mutex::new(SmoothWeighted::new([])),
         }
@@ -284,6 +287,7 @@ impl Table {
         }
         let picker = SmoothWeighted::new(versions.iter().map(|route| route.weight));
         Self {
+            routes: routes.clone(),
             versions,
             picker: Mutex::new(picker),
         }

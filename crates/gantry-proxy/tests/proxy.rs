@@ -26,13 +26,13 @@ async fn weights_split_requests_exactly_between_versions() {
         TestBackend::start("canary").await,
     );
     let proxy = proxy().await;
-    proxy.set_routes(
-        Routes::new()
-            .backend("stable", "v1", stable.addr)
-            .backend("canary", "v2", canary.addr)
-            .weight("v1", 75)
-            .weight("v2", 25),
-    );
+    let routes = Routes::new()
+        .backend("stable", "v1", stable.addr)
+        .backend("canary", "v2", canary.addr)
+        .weight("v1", 75)
+        .weight("v2", 25);
+    proxy.set_routes(routes.clone());
+    assert_eq!(proxy.routes(), routes);
     let client = http1_client();
     for _ in 0..200 {
         assert_eq!(
@@ -556,4 +556,65 @@ async fn the_backend_sees_forwarded_headers_and_the_client_host_but_no_hop_by_ho
         "a header named by Connection leaked:\n{echoed}"
     );
     assert!(!echoed.contains("connection: x-trace-hop"), "{echoed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_larger_than_the_retry_limit_is_streamed_through_whole() {
+    let app = TestBackend::start("app").await;
+    let config = ProxyConfig {
+        retry_body_limit: 1024,
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::bind_with(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+        .await
+        .unwrap();
+    proxy.set_routes(
+        Routes::new()
+            .backend("app", "v1", app.addr)
+            .weight("v1", 100),
+    );
+    let client = http1_client();
+    for size in [0, 1024, 1025, 300_000] {
+        let payload: String = (0..size)
+            .map(|n| char::from(b'a' + (n % 26) as u8))
+            .collect();
+        let post = Request::post(format!("http://{}/echo-body", proxy.local_addr()))
+            .body(Full::new(Bytes::from(payload.clone())))
+            .unwrap();
+        let answer = send(&client, post).await.unwrap();
+        assert_eq!(answer.status, StatusCode::OK, "{size} bytes");
+        assert!(
+            answer.body == payload,
+            "{size} bytes came back as {} bytes",
+            answer.body.len()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_finishes_requests_in_flight_and_refuses_new_connections() {
+    let app = TestBackend::start("app").await;
+    let proxy = proxy().await;
+    proxy.set_routes(
+        Routes::new()
+            .backend("app", "v1", app.addr)
+            .weight("v1", 100),
+    );
+    let address = proxy.local_addr();
+    let arrived = app.arrived.notified();
+    let in_flight = tokio::spawn(async move { get(&http1_client(), address, "/gated").await });
+    arrived.await;
+    let shutdown = tokio::spawn(proxy.shutdown());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!shutdown.is_finished(), "a request is still in flight");
+    assert!(
+        tokio::net::TcpStream::connect(address).await.is_err(),
+        "the listener is closed"
+    );
+    app.release();
+    assert_eq!(in_flight.await.unwrap().status, StatusCode::OK);
+    tokio::time::timeout(Duration::from_secs(2), shutdown)
+        .await
+        .expect("shutdown completes")
+        .unwrap();
 }
