@@ -4,8 +4,12 @@
 //! `cargo run --release -p gantry-proxy --example bench -- --connections 32 --seconds 10`
 //!
 //! Options: `--connections N` keep-alive clients (default 32), `--seconds T` per phase (default
-//! 5), `--body BYTES` response size (default 13). The load generator shares the machine with the
-//! backend and the proxy, so compare the two phases with each other, not with other machines.
+//! 5), `--body BYTES` response size (default 13), `--rate R` total requests per second spread over
+//! the connections (default 0: as fast as possible). The load generator shares the machine with
+//! the backend and the proxy, so compare the two phases with each other, not with other machines.
+//! Flat out on a small machine the proxy competes with the load generator and the backend for the
+//! same cores, so throughput measures CPU per request; a `--rate` below saturation measures the
+//! latency the proxy adds.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,6 +31,8 @@ struct Options {
     connections: usize,
     duration: Duration,
     body_size: usize,
+    /// Total requests per second; 0 for no limit.
+    rate: u64,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -34,6 +40,7 @@ fn parse_options() -> Result<Options, String> {
         connections: 32,
         duration: Duration::from_secs(5),
         body_size: 13,
+        rate: 0,
     };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
@@ -47,9 +54,10 @@ fn parse_options() -> Result<Options, String> {
             "--connections" if number > 0 => options.connections = number as usize,
             "--seconds" if number > 0 => options.duration = Duration::from_secs(number),
             "--body" => options.body_size = number as usize,
+            "--rate" => options.rate = number,
             _ => {
                 return Err(format!(
-                    "unknown option or zero value: {flag} {value} (options: --connections N, --seconds T, --body BYTES)"
+                    "unknown option or zero value: {flag} {value} (options: --connections N, --seconds T, --body BYTES, --rate R)"
                 ));
             }
         }
@@ -92,9 +100,9 @@ struct Phase {
     latency: Latencies,
 }
 
-/// `connections` clients, each with its own keep-alive connection, send requests back to back
-/// for `duration`.
-async fn drive(target: SocketAddr, connections: usize, duration: Duration) -> Phase {
+/// `connections` clients, each with its own keep-alive connection, send requests for `duration`:
+/// back to back, or each at `rate / connections` per second.
+async fn drive(target: SocketAddr, connections: usize, duration: Duration, rate: u64) -> Phase {
     let histogram = Arc::new(Histogram::new());
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -105,7 +113,17 @@ async fn drive(target: SocketAddr, connections: usize, duration: Duration) -> Ph
         tasks.push(tokio::spawn(async move {
             let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
             let uri: hyper::Uri = format!("http://{target}/").parse().expect("a valid URI");
+            let mut pace = (rate > 0).then(|| {
+                let mut interval = tokio::time::interval(Duration::from_secs_f64(
+                    connections as f64 / rate as f64,
+                ));
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                interval
+            });
             while Instant::now() < deadline {
+                if let Some(pace) = &mut pace {
+                    pace.tick().await;
+                }
                 let sent = Instant::now();
                 let request = Request::get(uri.clone())
                     .body(Empty::new())
@@ -196,8 +214,13 @@ async fn main() -> ExitCode {
             .weight("v1", 100),
     );
     println!(
-        "{} keep-alive connections, {} s per phase, {}-byte responses, {} worker threads",
+        "{} keep-alive connections, {}, {} s per phase, {}-byte responses, {} worker threads",
         options.connections,
+        if options.rate == 0 {
+            "flat out".to_owned()
+        } else {
+            format!("{} requests/s", options.rate)
+        },
         options.duration.as_secs(),
         options.body_size,
         std::thread::available_parallelism().map_or(1, |cores| cores.get()),
@@ -206,11 +229,23 @@ async fn main() -> ExitCode {
     measure_recording_cost();
 
     let warm_up = Duration::from_millis(500);
-    drive(backend, options.connections, warm_up).await;
-    let direct = drive(backend, options.connections, options.duration).await;
-    drive(proxy.local_addr(), options.connections, warm_up).await;
+    drive(backend, options.connections, warm_up, options.rate).await;
+    let direct = drive(backend, options.connections, options.duration, options.rate).await;
+    drive(
+        proxy.local_addr(),
+        options.connections,
+        warm_up,
+        options.rate,
+    )
+    .await;
     proxy.take_window("v1");
-    let proxied = drive(proxy.local_addr(), options.connections, options.duration).await;
+    let proxied = drive(
+        proxy.local_addr(),
+        options.connections,
+        options.duration,
+        options.rate,
+    )
+    .await;
     let measured_by_proxy = proxy.take_window("v1");
 
     let direct_rate = report("direct", &direct);
