@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -11,6 +12,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::routes::InFlight;
+use crate::stats::Recorder;
 
 /// A request body on its way to a backend.
 #[derive(Debug)]
@@ -123,10 +125,12 @@ impl Body for RequestBody {
 /// A response body on its way to the client.
 #[derive(Debug)]
 pub(crate) enum ResponseBody {
-    /// A backend's body; the backend counts as busy until this is dropped.
+    /// A backend's body; the backend counts as busy until this is dropped. A body that breaks
+    /// off is counted against the backend and `version`.
     Backend {
         body: Incoming,
-        _in_flight: InFlight,
+        in_flight: InFlight,
+        version: Arc<Recorder>,
     },
     /// An answer the proxy wrote itself.
     Local(Option<Bytes>),
@@ -147,7 +151,18 @@ impl Body for ResponseBody {
         context: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
-            Self::Backend { body, .. } => Pin::new(body).poll_frame(context),
+            Self::Backend {
+                body,
+                in_flight,
+                version,
+            } => {
+                let frame = Pin::new(body).poll_frame(context);
+                if let Poll::Ready(Some(Err(_))) = &frame {
+                    version.record_interrupted();
+                    in_flight.backend().recorder.record_interrupted();
+                }
+                frame
+            }
             Self::Local(bytes) => Poll::Ready(
                 bytes
                     .take()

@@ -151,7 +151,8 @@ async fn forward(
                     parts,
                     ResponseBody::Backend {
                         body,
-                        _in_flight: in_flight,
+                        in_flight,
+                        version: Arc::clone(&table.versions[attempt.version].recorder),
                     },
                 );
             }

@@ -6,6 +6,24 @@
 //! [`Proxy::take_window`] hands the analysis loop what each version answered since the last
 //! window: counts by status class, failures, and latency percentiles.
 //!
+//! ```no_run
+//! # async fn canary() -> std::io::Result<()> {
+//! use gantry_proxy::{Proxy, Routes};
+//! let proxy = Proxy::bind("127.0.0.1:8080".parse().unwrap()).await?;
+//! let (old, new) = ("127.0.0.1:9001".parse().unwrap(), "127.0.0.1:9002".parse().unwrap());
+//! // Send 10 % of the requests to the canary, then read what each version answered.
+//! proxy.set_routes(Routes::new().backend("web-1", "v1", old).backend("web-2", "v2", new).weight("v1", 90).weight("v2", 10));
+//! tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+//! let canary = proxy.take_window("v2");
+//! if canary.error_rate() > 0.05 || canary.latency.p95.as_millis() > 2000 {
+//!     // Roll back: everything to v1, then stop web-2 once nothing is in flight to it.
+//!     proxy.set_routes(Routes::new().backend("web-1", "v1", old).weight("v1", 100));
+//!     proxy.drain("web-2").await;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Serving: HTTP/1.1 with keep-alive and cleartext HTTP/2 towards clients, pooled keep-alive
 //! HTTP/1.1 towards backends. Versions are chosen by smooth weighted round robin (deterministic,
 //! exact over each cycle), backends within a version by least load. A request whose backend

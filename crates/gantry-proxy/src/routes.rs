@@ -135,6 +135,10 @@ impl InFlight {
         backend.in_flight.fetch_add(1, Ordering::AcqRel);
         Self(backend)
     }
+
+    pub(crate) fn backend(&self) -> &BackendState {
+        &self.0
+    }
 }
 
 impl Drop for InFlight {

@@ -29,15 +29,19 @@ pub struct Window {
     /// Connection attempts that failed, including those the proxy then retried successfully on
     /// another backend (so the client never saw them). A sign of a dead or overloaded instance.
     pub connect_errors: u64,
+    /// Responses whose body broke off after the status was counted (the backend died or reset
+    /// the connection mid-body): the client got a truncated answer.
+    pub interrupted: u64,
     /// Time from receiving the request to the backend's response headers, for the responses a
     /// backend gave (failed requests are not in it).
     pub latency: Latencies,
 }
 
 impl Window {
-    /// Requests that a user saw fail: 5xx from a backend plus those the proxy answered itself.
+    /// Requests that a user saw fail: 5xx from a backend, those the proxy answered itself, and
+    /// responses cut off mid-body.
     pub fn errors(&self) -> u64 {
-        self.status_5xx + self.failed
+        self.status_5xx + self.failed + self.interrupted
     }
 
     /// `errors()` as a fraction of `requests`; 0 when there were no requests.
@@ -58,6 +62,7 @@ pub(crate) struct Recorder {
     failed: AtomicU64,
     timeouts: AtomicU64,
     connect_errors: AtomicU64,
+    interrupted: AtomicU64,
     latency: Histogram,
 }
 
@@ -88,6 +93,10 @@ impl Recorder {
         self.connect_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn record_interrupted(&self) {
+        self.interrupted.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Window {
         self.read(|cell| cell.load(Ordering::Relaxed), Histogram::snapshot)
     }
@@ -114,6 +123,7 @@ impl Recorder {
             failed,
             timeouts: read_cell(&self.timeouts),
             connect_errors: read_cell(&self.connect_errors),
+            interrupted: read_cell(&self.interrupted),
             latency: read_latency(&self.latency),
         }
     }
@@ -132,6 +142,7 @@ mod tests {
         recorder.record_failure(Failure::Unreachable);
         recorder.record_failure(Failure::Timeout);
         recorder.record_connect_error();
+        recorder.record_interrupted();
         let window = recorder.snapshot();
         assert_eq!(
             (
@@ -147,8 +158,9 @@ mod tests {
             (window.failed, window.timeouts, window.connect_errors),
             (2, 1, 1)
         );
-        assert_eq!(window.errors(), 4);
-        assert!((window.error_rate() - 4.0 / 9.0).abs() < 1e-9);
+        assert_eq!(window.interrupted, 1);
+        assert_eq!(window.errors(), 5, "5xx, failures and interrupted bodies");
+        assert!((window.error_rate() - 5.0 / 9.0).abs() < 1e-9);
         assert_eq!(window.latency.count, 7);
     }
 

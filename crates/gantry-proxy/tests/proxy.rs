@@ -618,3 +618,37 @@ async fn shutting_down_finishes_requests_in_flight_and_refuses_new_connections()
         .expect("shutdown completes")
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_cut_off_mid_body_is_recorded_as_interrupted() {
+    // A backend that promises 100 bytes, sends 5 and hangs up.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = [0; 1024];
+        let _ = stream.read(&mut request).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort")
+            .await;
+    });
+    let proxy = proxy().await;
+    proxy.set_routes(Routes::new().backend("flaky", "v1", addr).weight("v1", 100));
+    let request = Request::get(format!("http://{}/", proxy.local_addr()))
+        .body(Full::default())
+        .unwrap();
+    let outcome = send(&http1_client(), request).await;
+    assert!(outcome.is_err(), "the client sees the truncated body");
+    let window = proxy.stats("v1");
+    assert_eq!(
+        (
+            window.requests,
+            window.status_2xx,
+            window.interrupted,
+            window.errors()
+        ),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(proxy.backend_stats("flaky").interrupted, 1);
+}
