@@ -1,0 +1,511 @@
+//! The rollout driver end to end: real instances of the demo application behind the real proxy
+//! on loopback, deployed with each strategy while a small load generator hammers the proxy and
+//! counts every request that did not get a 2xx.
+//!
+//! Versions carry their fault in their name (the command picks it with `{version}`):
+//! `*-errors` answers 500 to every second request, `*-unhealthy` fails its health check and
+//! `*-crashing` exits after a few requests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use gantry_deploy::config::{Listen, ProcessTarget};
+use gantry_deploy::journal::{self, DeployResult, Deployment, Event as Record, Journal};
+use gantry_deploy::model::{HealthCheck, Strategy, Thresholds};
+use gantry_deploy::plan::{Rollout, Running, Step, plan};
+use gantry_rollout::{Backoff, MemorySink, Runtime, Settings, SupervisorConfig};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use jiff::Timestamp;
+use tokio::task::JoinHandle;
+
+const DEMO: &str = env!("CARGO_BIN_EXE_gantry-demo-app");
+const INTERVAL: Duration = Duration::from_millis(300);
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn settings() -> Settings {
+    let command = format!(
+        "case {{version}} in *-errors) export DEMO_ERROR_RATE=0.5;; *-unhealthy) export DEMO_FAIL_HEALTH=1;; *-crashing) export DEMO_CRASH_AFTER=40;; esac; exec '{DEMO}'"
+    );
+    let target = ProcessTarget {
+        command,
+        instances: 2,
+        listen: Listen {
+            host: Some("127.0.0.1".into()),
+            port: 0,
+        },
+        env: Vec::new(),
+        workdir: Some(env!("CARGO_MANIFEST_DIR").into()),
+    };
+    let mut settings = Settings::new("staging", target)
+        .with_health(HealthCheck {
+            path: "/health".into(),
+            status: 200,
+            timeout: Duration::from_secs(1),
+            retries: 3,
+            interval: Duration::from_millis(50),
+        })
+        .with_thresholds(Thresholds {
+            interval: INTERVAL,
+            min_requests: 5,
+            ..Thresholds::default()
+        });
+    settings.smoke = vec!["curl -fsS \"$URL/\" >/dev/null".into()];
+    // Sub-millisecond loopback latencies differ by multiples from one window to the next: the
+    // canary's comparison with its baseline judges errors here, not noise.
+    settings.baseline.max_latency_ratio = 50.0;
+    settings.stop_grace = Duration::from_secs(2);
+    settings.drain_timeout = Duration::from_secs(2);
+    settings.supervisor = SupervisorConfig {
+        backoff: Backoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(200),
+            reset_after: Duration::from_secs(60),
+        },
+        ..SupervisorConfig::default()
+    };
+    settings
+}
+
+fn journal(version: &str, previous: Option<&str>, strategy: Strategy) -> Journal {
+    let previous = previous.map(|v| Running {
+        version: v.into(),
+        count: 2,
+    });
+    let steps = plan(&Rollout {
+        strategy: strategy.clone(),
+        current: previous.clone(),
+        version: version.into(),
+        replicas: 2,
+        analysis: INTERVAL,
+        smoke: true,
+    })
+    .expect("a valid rollout");
+    Journal::new(
+        Deployment {
+            id: format!("deploy-{version}"),
+            environment: "staging".into(),
+            version: version.into(),
+            replicas: 2,
+            previous,
+            strategy,
+            started_at: Timestamp::now(),
+            actor: "test".into(),
+        },
+        steps,
+    )
+}
+
+/// An environment already running v1 on two instances (deployed by the driver itself).
+async fn running_v1() -> Runtime {
+    let mut runtime = Runtime::start(settings()).await.expect("the proxy listens");
+    let mut first = journal("v1", None, Strategy::ROLLING);
+    let result = deploy(&mut runtime, &mut first, &mut MemorySink::default()).await;
+    assert_eq!(result, DeployResult::Succeeded, "{:#?}", first.entries);
+    runtime
+}
+
+async fn deploy(
+    runtime: &mut Runtime,
+    journal: &mut Journal,
+    sink: &mut MemorySink,
+) -> DeployResult {
+    let result = tokio::time::timeout(PATIENCE, runtime.deploy(journal, sink))
+        .await
+        .expect("the deployment ends in time")
+        .expect("the journal is written");
+    assert_every_entry_written_on_its_own(sink, journal);
+    result
+}
+
+/// The sink saw every entry the moment it was recorded: an intent is stored before its step is
+/// taken, since nothing else happens between the record and the write.
+fn assert_every_entry_written_on_its_own(sink: &MemorySink, journal: &Journal) {
+    assert_eq!(sink.writes.len(), journal.entries.len());
+    for (n, written) in sink.writes.iter().enumerate() {
+        assert_eq!(written.entries[..], journal.entries[..=n]);
+    }
+}
+
+/// What the load generator saw.
+#[derive(Debug, Default)]
+struct Report {
+    ok: u64,
+    /// Non-2xx answers: the status and the version that gave it.
+    bad: Vec<(u16, String)>,
+    /// Requests that got no answer at all.
+    failed: Vec<String>,
+}
+
+struct Load {
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<Report>>,
+}
+
+impl Load {
+    fn start(url: String) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let client: Client<HttpConnector, Empty<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let workers = (0..4)
+            .map(|_| {
+                let (client, stop, url) = (client.clone(), stop.clone(), url.clone());
+                tokio::spawn(async move {
+                    let mut report = Report::default();
+                    let uri: hyper::Uri = format!("{url}/").parse().expect("a valid uri");
+                    while !stop.load(Ordering::Relaxed) {
+                        match client.get(uri.clone()).await {
+                            Ok(response) => {
+                                let status = response.status().as_u16();
+                                let version = response
+                                    .headers()
+                                    .get("x-gantry-version")
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or("the proxy")
+                                    .to_owned();
+                                match response.into_body().collect().await {
+                                    Ok(_) if (200..300).contains(&status) => report.ok += 1,
+                                    Ok(_) => report.bad.push((status, version)),
+                                    Err(e) => report.failed.push(format!("body: {e}")),
+                                }
+                            }
+                            Err(e) => report.failed.push(format!("{e:?}")),
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    report
+                })
+            })
+            .collect();
+        Load { stop, workers }
+    }
+
+    async fn finish(self) -> Report {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut total = Report::default();
+        for worker in self.workers {
+            let report = worker.await.expect("the load worker does not panic");
+            total.ok += report.ok;
+            total.bad.extend(report.bad);
+            total.failed.extend(report.failed);
+        }
+        total
+    }
+}
+
+fn routed_versions(runtime: &Runtime) -> Vec<(String, u32)> {
+    runtime.proxy().routes().weights
+}
+
+fn backend_versions(runtime: &Runtime) -> Vec<String> {
+    let mut versions: Vec<String> = runtime
+        .proxy()
+        .routes()
+        .backends
+        .into_iter()
+        .map(|b| b.version)
+        .collect();
+    versions.dedup();
+    versions
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_update_under_load_fails_no_request_and_succeeds() {
+    let mut runtime = running_v1().await;
+    let load = Load::start(runtime.url());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut rollout = journal("v2", Some("v1"), Strategy::ROLLING);
+    let mut sink = MemorySink::default();
+    let result = deploy(&mut runtime, &mut rollout, &mut sink).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let report = load.finish().await;
+
+    assert_eq!(result, DeployResult::Succeeded, "{:#?}", rollout.entries);
+    assert_eq!(
+        journal::summary(&rollout).result,
+        Some(DeployResult::Succeeded)
+    );
+    assert!(
+        report.failed.is_empty(),
+        "failed requests: {:?}",
+        report.failed
+    );
+    assert!(report.bad.is_empty(), "non-2xx answers: {:?}", report.bad);
+    assert!(
+        report.ok > 100,
+        "too little load to prove anything: {report:?}"
+    );
+    assert_eq!(routed_versions(&runtime), vec![("v2".to_owned(), 100)]);
+    assert_eq!(backend_versions(&runtime), vec!["v2".to_owned()]);
+    assert!(runtime.instances("v1").is_empty());
+    assert_eq!(runtime.instances("v2").len(), 2);
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_with_errors_rolls_back_within_one_analysis_interval() {
+    let mut runtime = running_v1().await;
+    let load = Load::start(runtime.url());
+    let mut rollout = journal(
+        "v2-errors",
+        Some("v1"),
+        Strategy::Canary {
+            initial_percent: 25,
+            increment_percent: 25,
+            step_duration: Duration::from_secs(1),
+        },
+    );
+    let mut sink = MemorySink::default();
+    let result = deploy(&mut runtime, &mut rollout, &mut sink).await;
+    let during = load.finish().await;
+    let after = Load::start(runtime.url());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = after.finish().await;
+
+    let DeployResult::RolledBack { reason } = &result else {
+        panic!(
+            "the canary must roll back: {result:?}\n{:#?}",
+            rollout.entries
+        );
+    };
+    assert!(reason.contains("error rate"), "{reason}");
+    let summary = journal::summary(&rollout);
+    let first = &summary.decisions[0];
+    assert_eq!(summary.decisions.len(), 1, "{:#?}", summary.decisions);
+    assert_eq!(first.outcome, gantry_deploy::analysis::Outcome::Fail);
+    let verdict = first
+        .verdicts
+        .iter()
+        .find(|v| v.starts_with("error rate"))
+        .expect("an error-rate verdict");
+    // Measured about 50 %, against the 5 % threshold.
+    assert!(verdict.contains("> 5%"), "{verdict}");
+    assert_eq!(
+        summary.rolled_back_because.as_deref(),
+        Some(reason.as_str())
+    );
+    // From the canary's first route to the start of the rollback: one analysis interval.
+    let routed = rollout
+        .entries
+        .iter()
+        .find(|e| matches!(&e.event, Record::Done { step, .. } if matches!(rollout.plan[*step], Step::Route { .. })))
+        .expect("the canary was routed")
+        .at;
+    let rolled_back = rollout
+        .entries
+        .iter()
+        .find(|e| matches!(e.event, Record::RollbackStarted { .. }))
+        .expect("a rollback")
+        .at;
+    let took = Duration::try_from(rolled_back.duration_since(routed)).expect("in order");
+    assert!(took < INTERVAL + Duration::from_millis(250), "{took:?}");
+
+    assert!(
+        during.failed.is_empty(),
+        "failed requests: {:?}",
+        during.failed
+    );
+    assert!(
+        during
+            .bad
+            .iter()
+            .all(|(status, version)| *status == 500 && version == "v2-errors"),
+        "only the canary's own 500s: {:?}",
+        during.bad
+    );
+    assert!(!during.bad.is_empty(), "the canary took traffic");
+    assert_eq!(routed_versions(&runtime), vec![("v1".to_owned(), 100)]);
+    assert_eq!(backend_versions(&runtime), vec!["v1".to_owned()]);
+    assert!(after.failed.is_empty() && after.bad.is_empty(), "{after:?}");
+    assert!(runtime.instances("v2-errors").is_empty());
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blue_green_switch_under_load_fails_no_request() {
+    let mut runtime = running_v1().await;
+    let load = Load::start(runtime.url());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut rollout = journal(
+        "v2",
+        Some("v1"),
+        Strategy::BlueGreen {
+            keep_previous: Duration::from_millis(300),
+        },
+    );
+    assert!(
+        rollout
+            .plan
+            .iter()
+            .any(|s| matches!(s, Step::KeepWarm { .. }))
+    );
+    let mut sink = MemorySink::default();
+    let result = deploy(&mut runtime, &mut rollout, &mut sink).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let report = load.finish().await;
+
+    assert_eq!(result, DeployResult::Succeeded, "{:#?}", rollout.entries);
+    assert!(
+        report.failed.is_empty(),
+        "failed requests: {:?}",
+        report.failed
+    );
+    assert!(report.bad.is_empty(), "non-2xx answers: {:?}", report.bad);
+    assert!(
+        report.ok > 100,
+        "too little load to prove anything: {report:?}"
+    );
+    assert_eq!(routed_versions(&runtime), vec![("v2".to_owned(), 100)]);
+    assert!(runtime.instances("v1").is_empty());
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_failing_its_health_check_rolls_back_before_any_traffic_with_its_logs() {
+    let mut runtime = running_v1().await;
+    let load = Load::start(runtime.url());
+    let mut rollout = journal("v2-unhealthy", Some("v1"), Strategy::ROLLING);
+    let mut sink = MemorySink::default();
+    let result = deploy(&mut runtime, &mut rollout, &mut sink).await;
+    let report = load.finish().await;
+
+    let DeployResult::RolledBack { reason } = &result else {
+        panic!(
+            "the rollout must roll back: {result:?}\n{:#?}",
+            rollout.entries
+        );
+    };
+    assert!(reason.contains("failed its health check"), "{reason}");
+    // The application's own log lines, as it wrote them.
+    assert!(reason.contains("GET /health 503"), "{reason}");
+    assert!(
+        !rollout.entries.iter().any(|e| matches!(
+            &e.event,
+            Record::Intent { action: Step::Route { weights }, .. }
+                if weights.iter().any(|w| w.version == "v2-unhealthy")
+        )),
+        "no route to the unhealthy version was even intended"
+    );
+    assert_eq!(runtime.proxy().stats("v2-unhealthy").requests, 0);
+    assert!(
+        report.failed.is_empty() && report.bad.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(routed_versions(&runtime), vec![("v1".to_owned(), 100)]);
+    assert!(runtime.instances("v2-unhealthy").is_empty());
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_crashing_during_the_analysis_rolls_back_with_its_logs() {
+    let mut runtime = running_v1().await;
+    let load = Load::start(runtime.url());
+    let mut rollout = journal(
+        "v2-crashing",
+        Some("v1"),
+        Strategy::BlueGreen {
+            keep_previous: Duration::ZERO,
+        },
+    );
+    let mut sink = MemorySink::default();
+    let result = deploy(&mut runtime, &mut rollout, &mut sink).await;
+    let _ = load.finish().await;
+
+    let DeployResult::RolledBack { reason } = &result else {
+        panic!(
+            "the rollout must roll back: {result:?}\n{:#?}",
+            rollout.entries
+        );
+    };
+    assert!(reason.contains("of v2-crashing crashed"), "{reason}");
+    assert!(reason.contains("exited with code 3"), "{reason}");
+    assert!(reason.contains("crashing after 40 requests"), "{reason}");
+    assert_eq!(routed_versions(&runtime), vec![("v1".to_owned(), 100)]);
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_by_hand_during_a_canary_rolls_back() {
+    let mut runtime = running_v1().await;
+    let load = Load::start(runtime.url());
+    let mut rollout = journal(
+        "v2",
+        Some("v1"),
+        Strategy::Canary {
+            initial_percent: 50,
+            increment_percent: 50,
+            step_duration: Duration::from_secs(3),
+        },
+    );
+    let controller = runtime.controller();
+    let aborter = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        controller.abort("alice", "the dashboard looks odd");
+    });
+    let mut sink = MemorySink::default();
+    let result = deploy(&mut runtime, &mut rollout, &mut sink).await;
+    aborter.await.expect("the aborter runs");
+    let report = load.finish().await;
+
+    assert_eq!(
+        result,
+        DeployResult::RolledBack {
+            reason: "aborted by alice: the dashboard looks odd".into()
+        }
+    );
+    assert_eq!(
+        journal::summary(&rollout).interventions,
+        vec!["aborted by alice: the dashboard looks odd".to_owned()]
+    );
+    assert!(
+        report.failed.is_empty() && report.bad.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(routed_versions(&runtime), vec![("v1".to_owned(), 100)]);
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_smoke_test_rolls_back_with_its_output() {
+    let mut runtime = running_v1().await;
+    runtime
+        .settings_mut()
+        .smoke
+        .push("echo \"no basket on $URL/\" >&2; exit 1".into());
+    let load = Load::start(runtime.url());
+    let mut rollout = journal(
+        "v2",
+        Some("v1"),
+        Strategy::BlueGreen {
+            keep_previous: Duration::ZERO,
+        },
+    );
+    let result = deploy(&mut runtime, &mut rollout, &mut MemorySink::default()).await;
+    let report = load.finish().await;
+
+    let DeployResult::RolledBack { reason } = &result else {
+        panic!(
+            "the rollout must roll back: {result:?}\n{:#?}",
+            rollout.entries
+        );
+    };
+    let url = runtime.url();
+    assert!(
+        reason.contains("\"run the smoke tests\" failed"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains(&format!("| no basket on {url}/")),
+        "{reason}"
+    );
+    assert!(
+        report.failed.is_empty() && report.bad.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(routed_versions(&runtime), vec![("v1".to_owned(), 100)]);
+    runtime.shutdown().await;
+}
