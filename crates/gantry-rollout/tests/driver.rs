@@ -135,6 +135,8 @@ fn assert_every_entry_written_on_its_own(sink: &MemorySink, journal: &Journal) {
 #[derive(Debug, Default)]
 struct Report {
     ok: u64,
+    /// 2xx answers per version, in the order versions first answered.
+    ok_by_version: Vec<(String, u64)>,
     /// Non-2xx answers: the status and the version that gave it.
     bad: Vec<(u16, String)>,
     /// Requests that got no answer at all.
@@ -168,7 +170,17 @@ impl Load {
                                     .unwrap_or("the proxy")
                                     .to_owned();
                                 match response.into_body().collect().await {
-                                    Ok(_) if (200..300).contains(&status) => report.ok += 1,
+                                    Ok(_) if (200..300).contains(&status) => {
+                                        report.ok += 1;
+                                        match report
+                                            .ok_by_version
+                                            .iter_mut()
+                                            .find(|(v, _)| *v == version)
+                                        {
+                                            Some((_, n)) => *n += 1,
+                                            None => report.ok_by_version.push((version, 1)),
+                                        }
+                                    }
                                     Ok(_) => report.bad.push((status, version)),
                                     Err(e) => report.failed.push(format!("body: {e}")),
                                 }
@@ -190,11 +202,31 @@ impl Load {
         for worker in self.workers {
             let report = worker.await.expect("the load worker does not panic");
             total.ok += report.ok;
+            for (version, n) in report.ok_by_version {
+                match total.ok_by_version.iter_mut().find(|(v, _)| *v == version) {
+                    Some((_, total)) => *total += n,
+                    None => total.ok_by_version.push((version, n)),
+                }
+            }
             total.bad.extend(report.bad);
             total.failed.extend(report.failed);
         }
         total
     }
+}
+
+/// The load ran across the switch: v1 answered first, then v2, and nothing else did.
+fn assert_switched_from_v1_to_v2(report: &Report) {
+    let versions: Vec<&str> = report
+        .ok_by_version
+        .iter()
+        .map(|(v, _)| v.as_str())
+        .collect();
+    assert_eq!(versions, ["v1", "v2"], "{report:?}");
+    assert!(
+        report.ok_by_version.iter().all(|(_, n)| *n > 20),
+        "{report:?}"
+    );
 }
 
 fn routed_versions(runtime: &Runtime) -> Vec<(String, u32)> {
@@ -239,6 +271,7 @@ async fn a_rolling_update_under_load_fails_no_request_and_succeeds() {
         report.ok > 100,
         "too little load to prove anything: {report:?}"
     );
+    assert_switched_from_v1_to_v2(&report);
     assert_eq!(routed_versions(&runtime), vec![("v2".to_owned(), 100)]);
     assert_eq!(backend_versions(&runtime), vec!["v2".to_owned()]);
     assert!(runtime.instances("v1").is_empty());
@@ -359,6 +392,7 @@ async fn a_blue_green_switch_under_load_fails_no_request() {
         report.ok > 100,
         "too little load to prove anything: {report:?}"
     );
+    assert_switched_from_v1_to_v2(&report);
     assert_eq!(routed_versions(&runtime), vec![("v2".to_owned(), 100)]);
     assert!(runtime.instances("v1").is_empty());
     runtime.shutdown().await;
@@ -507,5 +541,97 @@ async fn a_failing_smoke_test_rolls_back_with_its_output() {
         "{report:?}"
     );
     assert_eq!(routed_versions(&runtime), vec![("v1".to_owned(), 100)]);
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_canary_takes_no_step_until_resumed_and_promotion_by_hand_skips_its_analyses() {
+    let mut runtime = running_v1().await;
+    let mut rollout = journal(
+        "v2",
+        Some("v1"),
+        Strategy::Canary {
+            initial_percent: 50,
+            increment_percent: 50,
+            step_duration: Duration::from_secs(5),
+        },
+    );
+    let controller = runtime.controller();
+    controller.pause("bob");
+    let hand = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        controller.promote("bob");
+        controller.resume("bob");
+    });
+    let started = std::time::Instant::now();
+    let result = deploy(&mut runtime, &mut rollout, &mut MemorySink::default()).await;
+    hand.await.expect("the hand runs");
+
+    assert_eq!(result, DeployResult::Succeeded, "{:#?}", rollout.entries);
+    // Two canary steps of 5 s each were skipped.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        journal::summary(&rollout).interventions,
+        ["paused by bob", "promoted by bob", "resumed by bob"]
+    );
+    let events: Vec<&Record> = rollout.entries.iter().map(|e| &e.event).collect();
+    assert!(
+        matches!(
+            events[..3],
+            [
+                Record::Paused { .. },
+                Record::PromotedByHand { .. },
+                Record::Resumed { .. }
+            ]
+        ),
+        "nothing was taken while paused: {events:#?}"
+    );
+    assert!(!events.iter().any(|e| matches!(e, Record::Analysis { .. })));
+    assert_eq!(routed_versions(&runtime), vec![("v2".to_owned(), 100)]);
+    assert!(runtime.instances("v1").is_empty());
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_under_load_fails_no_request_and_maintenance_answers_503_with_the_message() {
+    let runtime = running_v1().await;
+    let load = Load::start(runtime.url());
+    let steps = runtime.scale("v1", 3).await.expect("scales up");
+    assert_eq!(steps.len(), 2, "start and wait: {steps:?}");
+    assert_eq!(runtime.instances("v1").len(), 3);
+    assert_eq!(runtime.proxy().routes().backends.len(), 3);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    runtime.scale("v1", 1).await.expect("scales down");
+    assert_eq!(runtime.instances("v1").len(), 1);
+    assert_eq!(runtime.proxy().routes().backends.len(), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let report = load.finish().await;
+    assert!(
+        report.failed.is_empty() && report.bad.is_empty(),
+        "{report:?}"
+    );
+    assert!(
+        runtime.scale("v1", 0).await.is_err(),
+        "0 replicas is refused"
+    );
+
+    runtime.start_maintenance("back at noon", Some(Duration::from_secs(60)));
+    let load = Load::start(runtime.url());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let during = load.finish().await;
+    assert_eq!(during.ok, 0, "{during:?}");
+    assert!(
+        during.bad.iter().all(|(status, _)| *status == 503),
+        "{during:?}"
+    );
+    runtime.end_maintenance();
+    let load = Load::start(runtime.url());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after = load.finish().await;
+    assert!(after.ok > 0 && after.bad.is_empty(), "{after:?}");
     runtime.shutdown().await;
 }
