@@ -397,6 +397,43 @@ impl Runtime {
         }
     }
 
+    /// Carries on with a deployment Gantry was running when it stopped. Instances die with
+    /// Gantry, so what the journal says runs (every step with an intent counts as taken) is
+    /// started again and routed as it was first; then [`journal::on_restart`] decides, with the
+    /// settings' policy, whether the rollout resumes or rolls back, and the deployment goes on
+    /// as [`Runtime::deploy`] does.
+    pub async fn resume(
+        &mut self,
+        journal: &mut Journal,
+        sink: &mut dyn JournalSink,
+    ) -> Result<DeployResult, DriverError> {
+        if let Next::Finished(result) = journal::next(journal, &self.settings.policy) {
+            return Ok(result);
+        }
+        let mut fleet = plan::Fleet::new(journal.deployment.previous.as_ref());
+        for entry in &journal.entries {
+            if let Record::Intent { action, .. } = &entry.event {
+                fleet.apply(action);
+            }
+        }
+        for (version, count) in &fleet.running {
+            // A failure shows in the steps that follow (a health check, an analysis).
+            if self.start_to(version, *count).is_ok() {
+                let _ = self.wait_healthy(version).await;
+            }
+        }
+        self.route(&fleet.weights);
+        journal.record(Timestamp::now(), Record::Restarted);
+        write(sink, journal, "resuming")?;
+        if let Next::RollBack { reason, steps } =
+            journal::on_restart(journal, &self.settings.policy)
+        {
+            journal.record(Timestamp::now(), Record::RollbackStarted { reason, steps });
+            write(sink, journal, "rolling back")?;
+        }
+        self.deploy(journal, sink).await
+    }
+
     /// Takes one step whose intent is written; `elapsed` is the time since the intent.
     async fn take(
         &mut self,

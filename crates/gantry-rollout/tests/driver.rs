@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gantry_deploy::config::{Listen, ProcessTarget};
-use gantry_deploy::journal::{self, DeployResult, Deployment, Event as Record, Journal};
+use gantry_deploy::journal::{self, DeployResult, Deployment, Event as Record, Journal, OnRestart};
 use gantry_deploy::model::{HealthCheck, Strategy, Thresholds};
 use gantry_deploy::plan::{Rollout, Running, Step, plan};
-use gantry_rollout::{Backoff, MemorySink, Runtime, Settings, SupervisorConfig};
+use gantry_rollout::{Backoff, JournalSink, MemorySink, Runtime, Settings, SupervisorConfig};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -634,4 +634,93 @@ async fn scaling_under_load_fails_no_request_and_maintenance_answers_503_with_th
     let after = load.finish().await;
     assert!(after.ok > 0 && after.bad.is_empty(), "{after:?}");
     runtime.shutdown().await;
+}
+
+/// A database that goes away after some writes.
+struct FailingSink {
+    inner: MemorySink,
+    writes_left: usize,
+}
+
+impl JournalSink for FailingSink {
+    fn write(&mut self, journal: &Journal) -> Result<(), String> {
+        if self.writes_left == 0 {
+            return Err("the database is gone".into());
+        }
+        self.writes_left -= 1;
+        self.inner.write(journal)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_whose_intent_cannot_be_written_is_not_taken_and_a_restart_resumes_or_rolls_back() {
+    for (policy, expected) in [(OnRestart::Resume, "v2"), (OnRestart::RollBack, "v1")] {
+        let mut runtime = running_v1().await;
+        let mut rollout = journal("v2", Some("v1"), Strategy::ROLLING);
+        // Intent and confirmation of the first Start and WaitHealthy, then the Route's intent.
+        let mut sink = FailingSink {
+            inner: MemorySink::default(),
+            writes_left: 5,
+        };
+        let error = runtime
+            .deploy(&mut rollout, &mut sink)
+            .await
+            .expect_err("the journal cannot be written");
+        assert!(
+            error.to_string().contains("the database is gone"),
+            "{error}"
+        );
+        // What the database holds: the Route's intent is the last thing written…
+        let mut stored = sink.inner.writes.last().expect("some writes").clone();
+        assert!(matches!(
+            stored.entries.last().map(|e| &e.event),
+            Some(Record::Intent {
+                action: Step::Route { .. },
+                ..
+            })
+        ));
+        // …and the step after it, whose intent failed to be written, was not taken.
+        assert_eq!(
+            runtime.instances("v1").len(),
+            2,
+            "no v1 instance was stopped"
+        );
+        // Gantry dies: its instances die with it.
+        drop(runtime);
+
+        let mut settings = settings();
+        settings.policy.on_restart = policy;
+        let mut restarted = Runtime::start(settings).await.expect("the proxy listens");
+        let result = tokio::time::timeout(
+            PATIENCE,
+            restarted.resume(&mut stored, &mut MemorySink::default()),
+        )
+        .await
+        .expect("in time")
+        .expect("the journal is written");
+        assert_eq!(
+            matches!(result, DeployResult::Succeeded),
+            expected == "v2",
+            "{policy:?}: {result:?}"
+        );
+        assert!(
+            journal::summary(&stored)
+                .interventions
+                .contains(&"Gantry restarted".to_owned())
+        );
+        assert_eq!(
+            routed_versions(&restarted),
+            vec![(expected.to_owned(), 100)],
+            "{policy:?}"
+        );
+        assert_eq!(restarted.instances(expected).len(), 2, "{policy:?}");
+        let load = Load::start(restarted.url());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let report = load.finish().await;
+        assert!(
+            report.ok > 0 && report.bad.is_empty() && report.failed.is_empty(),
+            "{report:?}"
+        );
+        restarted.shutdown().await;
+    }
 }
