@@ -22,8 +22,9 @@
 //!
 //! A rollback follows the steps the journal itself decided ([`Next::RollBack`]). Pausing,
 //! resuming, promoting and aborting by hand go through a [`Controller`]: each becomes a journal
-//! event, which [`journal::next`] then obeys; an abort or a promotion also cuts the analysis under
-//! way short.
+//! event, which [`journal::next`] then obeys. A pause holds the rollout before its next step; an
+//! abort or a promotion also cuts the analysis under way short, and a promotion ends a
+//! keep-warm wait. [`Runtime::resume`] carries on after Gantry restarted.
 //!
 //! Deliberately absent: re-adopting instances after Gantry restarts (the supervisor's
 //! instances die with it; a restarted server starts again from the record), and Prometheus
@@ -457,7 +458,8 @@ impl Runtime {
             Step::Promote { .. } => Ok(()),
             Step::KeepWarm { duration, .. } => {
                 let until = Instant::now() + duration.saturating_sub(elapsed);
-                self.wait(journal, sink, until, None).await?;
+                self.wait(journal, sink, until, ends_keep_warm, None)
+                    .await?;
                 Ok(())
             }
             Step::Stop {
@@ -603,7 +605,13 @@ impl Runtime {
         loop {
             let until = (Instant::now() + interval).min(end);
             match self
-                .wait(journal, sink, until, Some((&mut events, &version)))
+                .wait(
+                    journal,
+                    sink,
+                    until,
+                    ends_analysis,
+                    Some((&mut events, &version)),
+                )
                 .await?
             {
                 Wake::Elapsed => {}
@@ -643,13 +651,14 @@ impl Runtime {
         }
     }
 
-    /// Waits until `until`, recording the controls that arrive meanwhile; with `crashes`, also
-    /// watches for a crash of that version's instances.
+    /// Waits until `until`, recording the controls that arrive meanwhile (those `ends` accepts
+    /// end the wait); with `crashes`, also watches for a crash of that version's instances.
     async fn wait(
         &mut self,
         journal: &mut Journal,
         sink: &mut dyn JournalSink,
         until: Instant,
+        ends: fn(&Control) -> bool,
         mut crashes: Option<(&mut broadcast::Receiver<Event>, &str)>,
     ) -> Result<Wake, DriverError> {
         let supervisor = &self.supervisor;
@@ -665,7 +674,9 @@ impl Runtime {
                 () = tokio::time::sleep_until(until) => return Ok(Wake::Elapsed),
                 reason = crash => return Ok(Wake::Crashed(reason)),
                 Some(control) = controls.recv() => {
-                    if apply_control(journal, sink, control)? {
+                    let ended = ends(&control);
+                    apply_control(journal, sink, control)?;
+                    if ended {
                         return Ok(Wake::Interrupted);
                     }
                 }
@@ -750,21 +761,31 @@ fn write(sink: &mut dyn JournalSink, journal: &Journal, what: &str) -> Result<()
     })
 }
 
-/// Records a control; says whether it ends the step under way (an abort or a promotion).
+/// Records a control in the journal, which [`journal::next`] then obeys.
 fn apply_control(
     journal: &mut Journal,
     sink: &mut dyn JournalSink,
     control: Control,
-) -> Result<bool, DriverError> {
-    let (event, ends_step) = match control {
-        Control::Pause { actor } => (Record::Paused { actor }, false),
-        Control::Resume { actor } => (Record::Resumed { actor }, false),
-        Control::Promote { actor } => (Record::PromotedByHand { actor }, true),
-        Control::Abort { actor, reason } => (Record::Aborted { actor, reason }, true),
+) -> Result<(), DriverError> {
+    let event = match control {
+        Control::Pause { actor } => Record::Paused { actor },
+        Control::Resume { actor } => Record::Resumed { actor },
+        Control::Promote { actor } => Record::PromotedByHand { actor },
+        Control::Abort { actor, reason } => Record::Aborted { actor, reason },
     };
     journal.record(Timestamp::now(), event);
-    write(sink, journal, "recording a decision taken by hand")?;
-    Ok(ends_step)
+    write(sink, journal, "recording a decision taken by hand")
+}
+
+/// An analysis ends when someone promotes or aborts the rollout.
+fn ends_analysis(control: &Control) -> bool {
+    matches!(control, Control::Promote { .. } | Control::Abort { .. })
+}
+
+/// Keeping the old version warm ends when someone promotes by hand (an abort after the
+/// promotion changes nothing: the old version stays warm for its time).
+fn ends_keep_warm(control: &Control) -> bool {
+    matches!(control, Control::Promote { .. })
 }
 
 /// Resolves with the reason once an instance of `version` crashes.

@@ -724,3 +724,54 @@ async fn a_step_whose_intent_cannot_be_written_is_not_taken_and_a_restart_resume
         restarted.shutdown().await;
     }
 }
+
+/// A sink that, the moment the keep-warm wait is announced, has someone abort (too late: the
+/// new version is promoted) and then promote by hand (which ends the wait).
+struct HandsAtKeepWarm {
+    inner: MemorySink,
+    controller: gantry_rollout::Controller,
+}
+
+impl JournalSink for HandsAtKeepWarm {
+    fn write(&mut self, journal: &Journal) -> Result<(), String> {
+        if let Some(Record::Intent {
+            action: Step::KeepWarm { .. },
+            ..
+        }) = journal.entries.last().map(|e| &e.event)
+        {
+            self.controller.abort("carol", "too late");
+            self.controller.promote("carol");
+        }
+        self.inner.write(journal)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_promotion_an_abort_changes_nothing_and_promoting_by_hand_ends_the_keep_warm_wait()
+ {
+    let mut runtime = running_v1().await;
+    let mut rollout = journal(
+        "v2",
+        Some("v1"),
+        Strategy::BlueGreen {
+            keep_previous: Duration::from_secs(60),
+        },
+    );
+    let mut sink = HandsAtKeepWarm {
+        inner: MemorySink::default(),
+        controller: runtime.controller(),
+    };
+    let result = tokio::time::timeout(PATIENCE, runtime.deploy(&mut rollout, &mut sink))
+        .await
+        .expect("the keep-warm wait was cut short")
+        .expect("the journal is written");
+
+    assert_eq!(result, DeployResult::Succeeded, "{:#?}", rollout.entries);
+    assert_eq!(
+        journal::summary(&rollout).interventions,
+        ["aborted by carol: too late", "promoted by carol"]
+    );
+    assert!(runtime.instances("v1").is_empty());
+    assert_eq!(routed_versions(&runtime), vec![("v2".to_owned(), 100)]);
+    runtime.shutdown().await;
+}
