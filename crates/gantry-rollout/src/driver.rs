@@ -345,7 +345,19 @@ impl Runtime {
 
     /// Takes the journal's steps until the deployment is finished, and says how it ended.
     /// Returns an error only when the journal cannot be written: then no further step is taken.
+    /// Controls sent before it returns and not yet applied are dropped, so they never reach the
+    /// next deployment.
     pub async fn deploy(
+        &mut self,
+        journal: &mut Journal,
+        sink: &mut dyn JournalSink,
+    ) -> Result<DeployResult, DriverError> {
+        let result = self.drive(journal, sink).await;
+        while self.controls.try_recv().is_ok() {}
+        result
+    }
+
+    async fn drive(
         &mut self,
         journal: &mut Journal,
         sink: &mut dyn JournalSink,
