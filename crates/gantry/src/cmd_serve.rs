@@ -82,6 +82,15 @@ fn serve(
         .build()
         .map_err(|e| UserError(format!("cannot start the async runtime: {e}")))?;
     let scratch = agent.scratch_dir.clone();
+    // Memory freed after a burst of runs goes back to the system within seconds.
+    let _ = std::thread::Builder::new()
+        .name("gantry-trim".into())
+        .spawn(|| {
+            loop {
+                std::thread::sleep(TRIM_INTERVAL);
+                crate::memory::trim();
+            }
+        });
     let result = runtime.block_on(async move {
         let agent = tokio::spawn(gantry_agent::serve(Arc::new(agent), leases));
         let served = gantry_server::serve(config, announce, shutdown_signal()).await;
@@ -93,6 +102,9 @@ fn serve(
     result.map_err(|e| UserError(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// How often the server gives free memory back to the system.
+const TRIM_INTERVAL: Duration = Duration::from_secs(10);
 
 fn announce(started: &Started) {
     if let Some(password) = &started.first_admin_password {

@@ -15,6 +15,7 @@ mod cmd_run;
 mod cmd_serve;
 mod cmd_validate;
 mod git;
+mod memory;
 mod render;
 mod secrets;
 mod store;
@@ -298,6 +299,9 @@ impl<T: Into<String>> From<T> for UserError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_)) {
+        memory::limit_arenas();
+    }
     // The run's process watchdog must be forked while this process has a
     // single thread: now, before git and the async runtime start threads.
     let watchdog = matches!(cli.command, Command::Run(_) | Command::Serve(_)).then(start_watchdog);

@@ -305,3 +305,93 @@ fn wait_for_file(path: &Path) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+const PATIENT: &str = r#"
+on: workflow_dispatch
+jobs:
+  wait:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo attempt >> ATTEMPTS_PATH; echo started > STARTED_PATH; sleep SECONDS; echo finished
+"#;
+
+/// SIGTERM: a step that ends within the grace period finishes and its run is recorded before the
+/// server exits; one that would outlast it is handed back and run again by the next start.
+#[test]
+fn sigterm_lets_running_steps_finish_within_the_grace_period_or_hands_them_back() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let origin = root.path().join("web.git");
+    let work = root.path().join("work");
+    let started = root.path().join("started");
+    let attempts = root.path().join("attempts");
+    support::bare_repository(&origin, &work);
+    let workflow = |seconds: &str| {
+        PATIENT
+            .replace("ATTEMPTS_PATH", attempts.to_str().unwrap())
+            .replace("STARTED_PATH", started.to_str().unwrap())
+            .replace("SECONDS", seconds)
+    };
+    commit(
+        &work,
+        &[
+            (".github/workflows/short.yml", &workflow("1")),
+            (".github/workflows/long.yml", &workflow("4")),
+        ],
+        "Workflows",
+    );
+    git(&work, &["push", "--quiet", "origin", "main"]);
+
+    let mut server = Server::start(&data, &["--grace", "10"]);
+    let password = server.password.clone().unwrap();
+    let token = server.token(&server.login("admin", &password));
+    let body = serde_json::json!({"name": "acme/web", "path": origin}).to_string();
+    assert_eq!(
+        server
+            .api("POST", "/api/v1/repositories", &token, &body)
+            .status,
+        201
+    );
+    let dispatch = |server: &Server, workflow: &str| {
+        let body = format!(r#"{{"workflow": "{workflow}"}}"#);
+        let answer = server.api(
+            "POST",
+            "/api/v1/repositories/acme/web/dispatches",
+            &token,
+            &body,
+        );
+        assert_eq!(answer.status, 201, "{}", answer.body);
+    };
+
+    // Within the grace period: the step finishes, then the server exits cleanly.
+    dispatch(&server, "short.yml");
+    wait_for_file(&started);
+    assert_eq!(server.stop("-TERM"), Some(0));
+    let mut server = Server::start(&data, &["--grace", "1"]);
+    let run = server.wait_run(&token, "acme/web", 1);
+    assert_eq!(run["conclusion"], "success", "{run}");
+    assert!(job_log(&server, &token, &run, "wait").contains("finished\n"));
+    assert_eq!(
+        std::fs::read_to_string(&attempts).unwrap().lines().count(),
+        1
+    );
+
+    // Beyond it: the step is stopped, the run handed back, and the next start runs it again.
+    std::fs::remove_file(&started).unwrap();
+    dispatch(&server, "long.yml");
+    wait_for_file(&started);
+    let begun = Instant::now();
+    assert_eq!(server.stop("-TERM"), Some(0));
+    assert!(
+        begun.elapsed() < Duration::from_secs(4),
+        "stopping took {:?}",
+        begun.elapsed()
+    );
+    let server = Server::start(&data, &[]);
+    let run = server.wait_run(&token, "acme/web", 2);
+    assert_eq!(run["conclusion"], "success", "{run}");
+    assert_eq!(
+        std::fs::read_to_string(&attempts).unwrap().lines().count(),
+        3
+    );
+}

@@ -1,10 +1,12 @@
 //! The role matrix: site admin, repository admin, maintainer, developer, viewer, a user without a
-//! role, and an anonymous caller, against every class of endpoint (pages and API).
+//! role, and an anonymous caller, against every class of endpoint (pages and API), reading and
+//! acting (dispatch, cancel, re-run, approve; through the API and through the forms).
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use gantry_store::{Conclusion, Role};
+use serde_json::json;
 
-use crate::world::{Auth, World};
+use crate::world::{Auth, World, commit};
 
 /// What an endpoint class answers a caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +45,37 @@ fn check(answer: &crate::world::Answer, expect: Expect, who: &str, path: &str) {
     }
 }
 
+/// Every kind of caller, logged in: the site admin `root` (who must exist already), one member per
+/// role of `repository`, a `stranger` without a role, and an anonymous caller.
+async fn callers(
+    world: &World,
+    repository: &gantry_store::Repository,
+) -> Vec<(&'static str, Auth)> {
+    for (name, role) in [
+        ("owner", Role::Admin),
+        ("maintainer", Role::Maintainer),
+        ("developer", Role::Developer),
+        ("viewer", Role::Viewer),
+    ] {
+        let user = world.user(name, false).await;
+        world.grant(repository, &user, role).await;
+    }
+    world.user("stranger", false).await;
+    let mut callers = Vec::new();
+    for name in [
+        "root",
+        "owner",
+        "maintainer",
+        "developer",
+        "viewer",
+        "stranger",
+    ] {
+        callers.push((name, world.login(name).await));
+    }
+    callers.push(("anonymous", Auth::Anonymous));
+    callers
+}
+
 #[tokio::test]
 async fn every_role_against_every_endpoint_class() {
     let world = World::new().await;
@@ -57,29 +90,7 @@ async fn every_role_against_every_endpoint_class() {
         )
         .await;
     world.user("root", true).await;
-    for (name, role) in [
-        ("owner", Role::Admin),
-        ("maintainer", Role::Maintainer),
-        ("developer", Role::Developer),
-        ("viewer", Role::Viewer),
-    ] {
-        let user = world.user(name, false).await;
-        world.grant(&repository, &user, role).await;
-    }
-    world.user("stranger", false).await;
-
-    let mut callers = Vec::new();
-    for name in [
-        "root",
-        "owner",
-        "maintainer",
-        "developer",
-        "viewer",
-        "stranger",
-    ] {
-        callers.push((name, world.login(name).await));
-    }
-    callers.push(("anonymous", Auth::Anonymous));
+    let callers = callers(&world, &repository).await;
 
     for (who, auth) in &callers {
         let member = !matches!(*who, "stranger" | "anonymous");
@@ -183,4 +194,158 @@ async fn a_member_gets_404_for_a_run_that_does_not_exist() {
         .await;
     assert_eq!(api.status, StatusCode::NOT_FOUND);
     assert_eq!(api.json()["error"]["code"], "not_found");
+}
+
+const DISPATCHABLE: &str = "on:\n  push:\n  workflow_dispatch:\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n";
+
+/// What a caller gets for an action: the API's status and the form's.
+fn acting(who: &str, needed: Role) -> (StatusCode, StatusCode) {
+    let role = match who {
+        "root" | "owner" => Role::Admin,
+        "maintainer" => Role::Maintainer,
+        "developer" => Role::Developer,
+        "viewer" => Role::Viewer,
+        "stranger" => return (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND),
+        _ => return (StatusCode::UNAUTHORIZED, StatusCode::SEE_OTHER),
+    };
+    if role >= needed {
+        (StatusCode::OK, StatusCode::SEE_OTHER)
+    } else {
+        (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN)
+    }
+}
+
+#[tokio::test]
+async fn every_role_against_every_action() {
+    let world = World::new().await;
+    let work = tempfile::tempdir().unwrap();
+    commit(work.path(), &[(".github/workflows/ci.yml", DISPATCHABLE)]);
+    world.user("root", true).await;
+    let root = world.login("root").await;
+    let registered = world
+        .call(
+            Method::POST,
+            "/api/v1/repositories",
+            &root,
+            Some(json!({"name": "acme/app", "path": work.path()})),
+        )
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    let repository = world
+        .store
+        .repository_by_name("acme/app")
+        .await
+        .unwrap()
+        .unwrap();
+    let callers = callers(&world, &repository).await;
+    let finished = world
+        .finished_run(
+            &repository,
+            "main",
+            &[("build", Conclusion::Failure, "boom\n")],
+            Conclusion::Failure,
+        )
+        .await;
+
+    for (who, auth) in &callers {
+        let api = |action: &str, number: i64| {
+            format!("/api/v1/repositories/acme/app/runs/{number}/{action}")
+        };
+        let form = |action: &str, number: i64| format!("/acme/app/runs/{number}/{action}");
+        let (developer_api, developer_form) = acting(who, Role::Developer);
+        let (maintainer_api, maintainer_form) = acting(who, Role::Maintainer);
+        let created = |status: StatusCode| {
+            if status == StatusCode::OK {
+                StatusCode::CREATED
+            } else {
+                status
+            }
+        };
+        let mut tried = Vec::new();
+
+        // Dispatch: the API and the form.
+        let answer = world
+            .call(
+                Method::POST,
+                "/api/v1/repositories/acme/app/dispatches",
+                auth,
+                Some(json!({"workflow": "ci.yml", "ref": "main"})),
+            )
+            .await;
+        tried.push(("API dispatch", answer, created(developer_api)));
+        let answer = world
+            .post_form(
+                "/acme/app/dispatch",
+                auth,
+                &[("workflow", "ci.yml"), ("ref", "main")],
+                true,
+            )
+            .await;
+        tried.push(("form dispatch", answer, developer_form));
+
+        // Cancel: a queued run of its own for each way in.
+        let queued = world.run(&repository, "main", "to cancel").await;
+        let answer = world
+            .call(Method::POST, &api("cancel", queued.number), auth, None)
+            .await;
+        tried.push(("API cancel", answer, developer_api));
+        let queued = world.run(&repository, "main", "to cancel").await;
+        let answer = world
+            .post_form(&form("cancel", queued.number), auth, &[], true)
+            .await;
+        tried.push(("form cancel", answer, developer_form));
+
+        // Re-run of the finished, failed run.
+        let answer = world
+            .call(
+                Method::POST,
+                &api("rerun", finished.number),
+                auth,
+                Some(json!({"failed_only": true})),
+            )
+            .await;
+        tried.push(("API re-run", answer, created(developer_api)));
+        let answer = world
+            .post_form(&form("rerun", finished.number), auth, &[], true)
+            .await;
+        tried.push(("form re-run", answer, developer_form));
+
+        // Approve needs a maintainer; a run that waits for nothing is refused after the role
+        // check, so a caller with the role gets 400 and one without gets 403.
+        let queued = world.run(&repository, "main", "not held").await;
+        let answer = world
+            .call(Method::POST, &api("approve", queued.number), auth, None)
+            .await;
+        let expected = if maintainer_api == StatusCode::OK {
+            StatusCode::BAD_REQUEST
+        } else {
+            maintainer_api
+        };
+        tried.push(("API approve", answer, expected));
+        let answer = world
+            .post_form(&form("approve", queued.number), auth, &[], true)
+            .await;
+        let expected = if maintainer_form == StatusCode::SEE_OTHER && *who != "anonymous" {
+            StatusCode::BAD_REQUEST
+        } else {
+            maintainer_form
+        };
+        tried.push(("form approve", answer, expected));
+
+        for (what, answer, expected) in tried {
+            assert_eq!(
+                answer.status, expected,
+                "{who}: {what}: {} {}",
+                answer.status, answer.body
+            );
+            if expected == StatusCode::SEE_OTHER && *who == "anonymous" {
+                assert!(answer.location().starts_with("/login"), "{who}: {what}");
+            }
+        }
+    }
 }

@@ -2,13 +2,10 @@
 //! the repository page's workflows (badges, "Run workflow" forms from typed inputs, filters),
 //! badges and `/metrics`.
 
-use std::path::Path;
-use std::process::Command;
-
 use axum::http::StatusCode;
 use gantry_store::{Conclusion, Forge, NewJob, NewRepository, RepositoryKind, Role};
 
-use crate::world::{Auth, World};
+use crate::world::{Auth, World, git};
 
 const FAILING_LOG: &str = "##[step]0 Run tests\nrunning 3 tests\n##[warning]slow test: 12 s\n\
                            ##[error]assertion failed: 1 == 2\ndone\n";
@@ -318,23 +315,6 @@ async fn metrics_are_for_site_admins_and_count_responses() {
         metrics.body.contains("gantry_queue_length"),
         "{}",
         metrics.body
-    );
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -2,9 +2,6 @@
 //! from forks held for approval, cron schedules firing once per slot, and concurrency groups.
 //! Real git repositories in temporary directories; no agent takes the runs, so they stay queued.
 
-use std::path::Path;
-use std::process::Command;
-
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use gantry_server::schedule::Schedules;
@@ -13,37 +10,7 @@ use gantry_store::{Role, RunFilter, Status};
 use hmac::{KeyInit, Mac};
 use serde_json::json;
 
-use crate::world::{Auth, World};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// Commits `files` in the work tree `dir` (made on first use); returns the commit.
-fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
-    if !dir.join(".git").exists() {
-        std::fs::create_dir_all(dir).unwrap();
-        git(dir, &["init", "--quiet", "-b", "main"]);
-    }
-    for (path, text) in files {
-        let path = dir.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "--quiet", "--allow-empty", "-m", "change"]);
-    git(dir, &["rev-parse", "HEAD"])
-}
+use crate::world::{Auth, World, commit, git};
 
 async fn admin(world: &World) -> Auth {
     world.user("root", true).await;

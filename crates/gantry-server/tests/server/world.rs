@@ -2,6 +2,8 @@
 //! in through the real login form.
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 
 use axum::Router;
 use axum::body::Body;
@@ -378,4 +380,39 @@ impl World {
         };
         self.send(builder.body(body).unwrap()).await
     }
+}
+
+/// Runs git in `dir` with a fixed author; returns its trimmed output.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Commits `files` in the work tree `dir` (made on first use, branch `main`); returns the commit.
+pub fn commit(dir: &Path, files: &[(&str, &str)]) -> String {
+    if !dir.join(".git").exists() {
+        std::fs::create_dir_all(dir).unwrap();
+        git(dir, &["init", "--quiet", "-b", "main"]);
+    }
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "--quiet", "--allow-empty", "-m", "change"]);
+    git(dir, &["rev-parse", "HEAD"])
 }

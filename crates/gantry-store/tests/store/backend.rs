@@ -37,6 +37,15 @@ pub async fn sqlite() -> TestStore {
 }
 
 pub async fn postgres() -> TestStore {
+    let store = Store::open(&postgres_url().await)
+        .await
+        .expect("opening PostgreSQL");
+    assert_eq!(store.backend_name(), "postgres");
+    TestStore { store, _dir: None }
+}
+
+/// The URL of a new, empty database in the test cluster (started if needed).
+pub async fn postgres_url() -> String {
     let socket_dir = tokio::task::spawn_blocking(cluster)
         .await
         .expect("starting the cluster");
@@ -47,11 +56,7 @@ pub async fn postgres() -> TestStore {
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
     create_database(&url(&socket_dir, "postgres"), &name).await;
-    let store = Store::open(&url(&socket_dir, &name))
-        .await
-        .expect("opening PostgreSQL");
-    assert_eq!(store.backend_name(), "postgres");
-    TestStore { store, _dir: None }
+    url(&socket_dir, &name)
 }
 
 fn url(socket_dir: &Path, database: &str) -> String {
