@@ -171,6 +171,7 @@ mod tests {
                     "gantry-store",
                     "gantry-api",
                     "gantry-agent",
+                    "gantry-deploy",
                 ][..],
             ),
             ("xtask", &[][..]),

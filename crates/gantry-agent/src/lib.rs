@@ -242,6 +242,8 @@ async fn run(
         fresh_job_dirs: false,
         scratch_dir: scratch.to_path_buf(),
         carried,
+        // The server decides environments before it hands a run out (issue 5: to come).
+        gate: None,
     });
     let (tx, mut rx) = gantry_engine::channel(4 << 20);
     let engine = gantry_engine::run(&plan, engine_config, tx, cancel, abort);

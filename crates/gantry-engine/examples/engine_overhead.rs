@@ -85,6 +85,7 @@ fn main() {
         fresh_job_dirs: false,
         scratch_dir: scratch.clone(),
         carried: Default::default(),
+        gate: None,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::action::{self, ActionKind, ResolvedAction};
 use crate::builtin::{self, BuiltinCtx, PostAction};
 use crate::context::{Contexts, Eval};
+use crate::environment::{GateRequest, Grant};
 use crate::event::{Annotation, AnnotationLevel, Outcome, RunEvent};
 use crate::mask::Masker;
 use crate::output::StepSink;
@@ -226,10 +227,15 @@ pub(crate) async fn run_instance(
     ctx: &JobStartContext,
     job: &JobPlan,
     inst: &JobInstance,
+    grant: Option<Grant>,
 ) -> JobReport {
     let shared = &ctx.shared;
     let started = Instant::now();
     let mut contexts = ctx_contexts(ctx, job, inst);
+    let mut masker = shared.masker.clone();
+    if let Some(grant) = grant {
+        apply_grant(&mut contexts, &mut masker, grant);
+    }
     let eval = Eval {
         contexts: &contexts,
         status: Status::Success,
@@ -467,7 +473,7 @@ pub(crate) async fn run_instance(
         job_env,
         file_env: IndexMap::new(),
         path_extra: Vec::new(),
-        masker: shared.masker.clone(),
+        masker,
         cancel: cancel.clone(),
         runtime,
         dirs,
@@ -570,6 +576,85 @@ pub(crate) async fn run_instance(
         result,
         outputs,
         continue_on_error,
+    }
+}
+
+/// A job with `environment:` asks the run's gate to enter it, before it takes a slot: `Ok(None)`
+/// when there is no environment (or no gate), the grant when it may go ahead, and the finished
+/// job's report when it was refused (failed with the reason) or cancelled while it waited.
+pub(crate) async fn enter_environment(
+    ctx: &JobStartContext,
+    job: &JobPlan,
+    inst: &JobInstance,
+) -> Result<Option<Grant>, JobReport> {
+    let (Some(environment), Some(gate)) = (&job.job.environment, &ctx.shared.config.gate) else {
+        return Ok(None);
+    };
+    let contexts = ctx_contexts(ctx, job, inst);
+    let eval = Eval {
+        contexts: &contexts,
+        status: Status::Success,
+        workspace: None,
+    };
+    let name = match gantry_plan::template::evaluate_value(&environment.name.value, &eval) {
+        Ok(value) => gantry_expr::to_string(&value).trim().to_string(),
+        Err(e) => {
+            return Err(fail_early(
+                ctx,
+                inst,
+                format!("`environment`: {}", e.message),
+            ));
+        }
+    };
+    // An empty name (`environment: ${{ inputs.env }}` without the input) means none, as on
+    // GitHub.
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let request = GateRequest {
+        job: inst.key.clone(),
+        name: inst.name.clone(),
+        workflow: ctx.workflow.file.clone(),
+        environment: name.clone(),
+    };
+    tokio::select! {
+        answer = gate.enter(&request) => match answer {
+            Ok(grant) => Ok(Some(grant)),
+            Err(reason) => Err(fail_early(
+                ctx,
+                inst,
+                format!("cannot deploy to environment `{name}`: {reason}"),
+            )),
+        },
+        _ = inst.siblings.cancelled() => {
+            ctx.shared.emit(RunEvent::JobSkipped {
+                job: inst.key.clone(),
+                name: inst.name.clone(),
+                reason: format!("cancelled while waiting for environment `{name}`"),
+            });
+            Err(JobReport {
+                result: Outcome::Cancelled,
+                outputs: IndexMap::new(),
+                continue_on_error: false,
+            })
+        }
+    }
+}
+
+/// The environment's variables and secrets, over the run's, for one job.
+fn apply_grant(contexts: &mut Contexts, masker: &mut Masker, grant: Grant) {
+    if !grant.vars.is_empty() {
+        let mut vars = contexts.vars.as_object().cloned().unwrap_or_default();
+        vars.extend(grant.vars);
+        contexts.vars = Arc::new(Value::Object(vars));
+    }
+    if !grant.secrets.is_empty() {
+        let mut secrets = contexts.secrets.as_object().cloned().unwrap_or_default();
+        for (name, value) in grant.secrets {
+            *masker = masker.with(&value);
+            secrets.insert(name, Value::String(value));
+        }
+        contexts.secrets = Arc::new(Value::Object(secrets));
     }
 }
 

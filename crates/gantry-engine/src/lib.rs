@@ -4,6 +4,7 @@ pub mod action;
 pub mod builtin;
 pub mod commands;
 pub mod context;
+pub mod environment;
 pub mod event;
 mod job;
 pub mod mask;

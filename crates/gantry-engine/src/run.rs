@@ -138,6 +138,8 @@ pub struct RunConfig {
     /// Jobs of an earlier attempt whose results a re-run keeps, by job id: they count as done
     /// with this result and these outputs, and are not run again. Empty for a first run.
     pub carried: IndexMap<String, (Outcome, IndexMap<String, String>)>,
+    /// What jobs with `environment:` ask before they start; `None`: environments are names only.
+    pub gate: Option<Arc<dyn crate::environment::EnvironmentGate>>,
 }
 
 /// What a finished run reports.
@@ -952,9 +954,14 @@ async fn run_job(ctx: JobStartContext, job: JobPlan) -> SchedulerEvent {
         let limit = matrix_limit.clone();
         set.spawn(async move {
             let _matrix_slot = limit.acquire_owned().await.ok();
+            // Waiting for an environment (approvals, a window) holds no slot.
+            let grant = match job::enter_environment(&ctx, &job, &instance).await {
+                Ok(grant) => grant,
+                Err(report) => return (instance, report, Duration::ZERO),
+            };
             let _slot = ctx.shared.slots.clone().acquire_owned().await.ok();
             let started = Instant::now();
-            let report: JobReport = job::run_instance(&ctx, &job, &instance).await;
+            let report: JobReport = job::run_instance(&ctx, &job, &instance, grant).await;
             (instance, report, started.elapsed())
         });
     }

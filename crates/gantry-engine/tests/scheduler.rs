@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use gantry_engine::environment::{EnvironmentGate, GateFuture, GateRequest, Grant};
 use gantry_engine::{GitInfo, Outcome, RunConfig, RunEvent};
 use gantry_executor::FakeExecutor;
 use gantry_plan::{Event, EventKind, PlanRequest};
@@ -25,6 +26,15 @@ fn run(yaml: &str) -> Traced {
 fn run_carrying(
     yaml: &str,
     carried: indexmap::IndexMap<String, (Outcome, indexmap::IndexMap<String, String>)>,
+) -> Traced {
+    run_with(yaml, carried, None)
+}
+
+/// Runs with carried results and an environment gate.
+fn run_with(
+    yaml: &str,
+    carried: indexmap::IndexMap<String, (Outcome, indexmap::IndexMap<String, String>)>,
+    gate: Option<Arc<dyn EnvironmentGate>>,
 ) -> Traced {
     let (workflow, diags) = gantry_syntax::parse_workflow("w.yml", yaml);
     assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
@@ -64,6 +74,7 @@ fn run_carrying(
         fresh_job_dirs: false,
         scratch_dir: dir.path().join("scratch"),
         carried,
+        gate,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -359,4 +370,99 @@ jobs:
         ["a: success", "b: skipped", "c: success", "d: skipped"]
     );
     assert_eq!(t.result, Outcome::Success);
+}
+
+/// A gate that lets jobs into `production` with a variable and a secret, refuses `locked`, and
+/// remembers who asked.
+#[derive(Default)]
+struct Gatekeeper {
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+impl EnvironmentGate for Gatekeeper {
+    fn enter<'a>(&'a self, request: &'a GateRequest) -> GateFuture<'a> {
+        Box::pin(async move {
+            self.asked
+                .lock()
+                .unwrap()
+                .push(format!("{} -> {}", request.job, request.environment));
+            match request.environment.as_str() {
+                "production" => Ok(Grant {
+                    vars: [("REGION".to_string(), serde_json::json!("eu-west"))]
+                        .into_iter()
+                        .collect(),
+                    secrets: [("TOKEN".to_string(), "s3cr3t-token".to_string())]
+                        .into_iter()
+                        .collect(),
+                }),
+                other => Err(format!("`{other}` is locked by the test")),
+            }
+        })
+    }
+}
+
+#[test]
+fn jobs_enter_their_environments_through_the_gate_with_its_variables_and_secrets() {
+    let gate = Arc::new(Gatekeeper::default());
+    let t = run_with(
+        r#"
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: make
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    environment: ${{ github.ref_name == 'main' && 'production' || 'dev' }}
+    outputs:
+      seen: ${{ steps.d.outputs.seen }}
+    steps:
+      - id: d
+        run: deploy
+        env: {FAKE_APPEND_GITHUB_OUTPUT: "seen=${{ vars.REGION }}/${{ secrets.TOKEN != '' }}"}
+  other:
+    needs: build
+    runs-on: ubuntu-latest
+    environment: {name: locked, url: "https://example.com"}
+    steps:
+      - run: never
+  after:
+    needs: other
+    runs-on: ubuntu-latest
+    steps:
+      - run: never
+"#,
+        Default::default(),
+        Some(gate.clone()),
+    );
+    let mut asked = gate.asked.lock().unwrap().clone();
+    asked.sort();
+    assert_eq!(asked, ["deploy -> production", "other -> locked"]);
+    assert_eq!(
+        t.jobs,
+        [
+            "after: skipped",
+            "build: success",
+            "deploy: success",
+            "other: failure"
+        ]
+    );
+    assert_eq!(
+        outputs_of(&t, "deploy").get("seen").map(String::as_str),
+        Some("eu-west/true")
+    );
+    let refused = t.events.iter().find_map(|e| match e {
+        RunEvent::Annotation { job, annotation } if job == "other" => {
+            Some(annotation.message.clone())
+        }
+        _ => None,
+    });
+    assert_eq!(
+        refused.as_deref(),
+        Some("cannot deploy to environment `locked`: `locked` is locked by the test")
+    );
+    // Only build and deploy ran a step.
+    assert_eq!(t.execs, 2);
 }

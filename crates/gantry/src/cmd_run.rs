@@ -222,6 +222,13 @@ pub fn run(
         return Ok(ExitCode::SUCCESS);
     }
 
+    let gate = crate::environments::gate(
+        &root,
+        &args.approve,
+        &repo_event.event.git_ref,
+        &repo_event.actor,
+        args.event.json,
+    )?;
     let (number, writer) = store::RunWriter::create().map_err(|e| {
         UserError(format!(
             "cannot create the run directory under `{}`: {e}",
@@ -331,6 +338,7 @@ pub fn run(
         fresh_job_dirs: args.keep_workspace,
         scratch_dir: scratch_dir.clone(),
         carried: Default::default(),
+        gate,
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -14,6 +14,7 @@ mod cmd_remote;
 mod cmd_run;
 mod cmd_serve;
 mod cmd_validate;
+mod environments;
 mod git;
 mod memory;
 mod render;
@@ -263,6 +264,10 @@ pub struct RunArgs {
     /// (repeatable; adds to `.gantry/runners.yml`)
     #[arg(long = "runner", value_name = "LABEL=host|IMAGE")]
     pub runners: Vec<String>,
+    /// Approve deployments to this environment yourself, standing in for the reviewers its
+    /// protection requires in `.gantry/environments.yml` (repeatable)
+    #[arg(long = "approve", value_name = "ENVIRONMENT")]
+    pub approve: Vec<String>,
 }
 
 #[derive(Args)]

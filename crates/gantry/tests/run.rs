@@ -2396,3 +2396,90 @@ jobs:
     assert!(held_workspace.contains("slot-0"), "{held_workspace}");
     assert!(clean(&other).1.contains("slot-1"), "{}", clean(&other).1);
 }
+
+// ---------------------------------------------------------------- environments
+
+const DEPLOYING: &str = r#"
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo built
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    environment: production
+    steps:
+      - run: echo "deploying to ${{ vars.REGION }}"
+  preview:
+    runs-on: ubuntu-latest
+    environment: preview
+    steps:
+      - run: echo "previewing"
+"#;
+
+const ENVIRONMENTS: &str = r#"
+environments:
+  production:
+    variables: { REGION: eu-west }
+    protection:
+      reviewers: { required: 2, roles: [maintainer] }
+      branches: [main]
+"#;
+
+#[test]
+fn declared_environments_need_their_approval_and_give_their_variables() {
+    let repo = Repo::with_workflow("deploy.yml", DEPLOYING);
+    repo.write(".gantry/environments.yml", ENVIRONMENTS);
+
+    // No one approved (and no terminal to ask at): the deploy job fails saying what to do;
+    // an undeclared environment is a name only.
+    let out = repo.run_json(&[]);
+    out.code(1);
+    assert_eq!(out.result("build"), "success");
+    assert_eq!(out.result("preview"), "success");
+    assert_eq!(out.result("deploy"), "failure");
+    assert_eq!(
+        out.annotations("error"),
+        [
+            "cannot deploy to environment `production`: it needs 2 approvals from the roles `maintainer`: pass `--approve production` to approve it yourself, or run it on a Gantry server where its reviewers approve it"
+        ]
+    );
+    out.lacks("deploying to");
+
+    // Approved on the command line: it runs with the environment's variables.
+    let out = repo.run_json(&["--approve", "production"]);
+    out.code(0);
+    assert_eq!(out.text("deploy"), "deploying to eu-west\n");
+
+    // The ref rules still hold: a branch that may not deploy is refused, approval or not.
+    repo.git(&["checkout", "--quiet", "-b", "feature"]);
+    let out = repo.run_json(&["--approve", "production"]);
+    out.code(1);
+    let errors = out.annotations("error");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("cannot deploy to environment `production`: branch `feature` may not deploy here: allowed branches are `main`"),
+        "{errors:?}"
+    );
+
+    // Approving an environment the file does not declare is a mistake worth saying.
+    repo.run(&["--approve", "prod"])
+        .code(2)
+        .has("`--approve prod`: `.gantry/environments.yml` declares no environment `prod` (it declares production)");
+}
+
+#[test]
+fn a_broken_environments_file_stops_the_run_at_its_place() {
+    let repo = Repo::with_workflow("deploy.yml", DEPLOYING);
+    repo.write(
+        ".gantry/environments.yml",
+        "environments:\n  production:\n    protection:\n      reviewer: 1\n",
+    );
+    repo.run(&[])
+        .code(2)
+        .has(".gantry/environments.yml:4:7")
+        .has("reviewer")
+        .lacks("built");
+}
