@@ -171,7 +171,7 @@ def proc_status(pid: int) -> dict:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM", "Threads"):
+                if key in ("VmRSS", "VmHWM", "Threads", "RssAnon", "RssFile"):
                     out[key] = int(value.split()[0])
     except FileNotFoundError:
         pass
@@ -199,6 +199,8 @@ def memory(pid: int) -> dict:
     return {
         "rss_kb": s.get("VmRSS"),
         "hwm_kb": s.get("VmHWM"),
+        "anon_kb": s.get("RssAnon"),
+        "file_kb": s.get("RssFile"),
         "threads": s.get("Threads"),
         "children_rss_kb": sum(k.get("VmRSS", 0) for _, k in kids),
         "children": len(kids),
@@ -626,11 +628,15 @@ def report(r: dict) -> str:
         out.append("")
         out.append("### Server memory (the `gantry serve` process; its watchdog child separately)")
         out.append("")
-        out.append("| when | VmRSS MiB | VmHWM MiB | threads | watchdog RSS MiB |")
-        out.append("|---|---:|---:|---:|---:|")
+        out.append(
+            "| when | VmRSS MiB | of which heap (RssAnon) | of which the binary's pages (RssFile) "
+            "| VmHWM MiB | threads | watchdog RSS MiB |"
+        )
+        out.append("|---|---:|---:|---:|---:|---:|---:|")
         for label, s in mem.items():
             out.append(
-                f"| {label} | {mib(s['rss_kb'])} | {mib(s['hwm_kb'])} | {s['threads']} | {mib(s['children_rss_kb'])} |"
+                f"| {label} | {mib(s['rss_kb'])} | {mib(s.get('anon_kb'))} | {mib(s.get('file_kb'))} "
+                f"| {mib(s['hwm_kb'])} | {s['threads']} | {mib(s['children_rss_kb'])} |"
             )
     if "pages" in r:
         p = r["pages"]

@@ -4,7 +4,8 @@
 //! uses. `gantry serve` caps the arenas and gives free memory back to the system periodically.
 //! Elsewhere (other allocators, other systems) these are no-ops.
 
-/// Caps malloc's arenas at two. Call it before any thread starts.
+/// Caps malloc's arenas at two and maps large blocks on their own. Call it before any thread
+/// starts.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]
@@ -12,6 +13,11 @@ pub fn limit_arenas() {
     // single thread, before anything else could be allocating concurrently.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        // A fixed threshold (setting it turns glibc's sliding one off): blocks of 128 KiB and
+        // more — password hashing's 19 MiB, compression contexts, large log buffers — are
+        // mapped on their own and unmapped when freed, instead of raising the threshold and
+        // staying behind in the heap.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }
 
