@@ -583,17 +583,7 @@ impl Runtime {
             .filter(|_| canary);
         let mut events = self.supervisor.subscribe();
         // A crash between the start and now (a restarted instance looks healthy again).
-        if let Some(crashed) = self
-            .supervisor
-            .list()
-            .into_iter()
-            .find(|i| i.version == version && (i.restarts > 0 || i.last_exit.is_some()))
-        {
-            let what = match &crashed.last_exit {
-                Some(exit) => format!("the process {exit}"),
-                None => format!("it is {}", crashed.state),
-            };
-            let reason = crash_reason(&self.supervisor, crashed.id, &version, &what);
+        if let Some(reason) = self.crashed(&version) {
             journal.record(
                 Timestamp::now(),
                 Record::Done {
@@ -649,6 +639,37 @@ impl Runtime {
                 None => analyze(&measured, thresholds, &[]),
             };
             let failed = analysis.outcome == analysis::Outcome::Fail;
+            if failed {
+                // A crash spoils the window with failed requests, and the window may end before
+                // the supervisor has reaped the process: the crash, with the instance's logs, is
+                // the reason to give, and the spoiled window goes with it.
+                // Only requests that found no answer point at a dead instance.
+                let settle = Duration::from_millis(250);
+                let crash = match self.crashed(&version) {
+                    Some(reason) => Some(reason),
+                    None if measured.failed == 0 => None,
+                    None => tokio::time::timeout(
+                        settle,
+                        next_crash(&mut events, &self.supervisor, &version),
+                    )
+                    .await
+                    .ok(),
+                };
+                if let Some(crash) = crash {
+                    let reason = format!(
+                        "{crash}\nthe analysis of that window failed too: {}",
+                        analysis.reason()
+                    );
+                    journal.record(
+                        Timestamp::now(),
+                        Record::Done {
+                            step: index,
+                            outcome: StepOutcome::Failed { reason },
+                        },
+                    );
+                    return write(sink, journal, "rolling back after a crash");
+                }
+            }
             journal.record(
                 Timestamp::now(),
                 Record::Analysis {
@@ -661,6 +682,21 @@ impl Runtime {
                 return Ok(());
             }
         }
+    }
+
+    /// Why an instance of `version` counts as crashed since it started (it exited, or was
+    /// restarted), with its logs; `None` while every instance has run without a break.
+    fn crashed(&self, version: &str) -> Option<String> {
+        let crashed = self
+            .supervisor
+            .list()
+            .into_iter()
+            .find(|i| i.version == version && (i.restarts > 0 || i.last_exit.is_some()))?;
+        let what = match &crashed.last_exit {
+            Some(exit) => format!("the process {exit}"),
+            None => format!("it is {}", crashed.state),
+        };
+        Some(crash_reason(&self.supervisor, crashed.id, version, &what))
     }
 
     /// Waits until `until`, recording the controls that arrive meanwhile (those `ends` accepts

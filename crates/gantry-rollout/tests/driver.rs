@@ -46,7 +46,8 @@ fn settings() -> Settings {
             path: "/health".into(),
             status: 200,
             timeout: Duration::from_secs(1),
-            retries: 3,
+            // An instance starting on a busy machine may take a while to listen.
+            retries: 40,
             interval: Duration::from_millis(50),
         })
         .with_thresholds(Thresholds {
@@ -54,7 +55,11 @@ fn settings() -> Settings {
             min_requests: 5,
             ..Thresholds::default()
         });
-    settings.smoke = vec!["curl -fsS \"$URL/\" >/dev/null".into()];
+    // The demo app is its own smoke test (`get URL`): nothing else needs to be installed.
+    settings.smoke = vec![format!(
+        "'{}' get \"$URL/\" >/dev/null",
+        env!("CARGO_BIN_EXE_gantry-demo-app")
+    )];
     // Sub-millisecond loopback latencies differ by multiples from one window to the next: the
     // canary's comparison with its baseline judges errors here, not noise.
     settings.baseline.max_latency_ratio = 50.0;

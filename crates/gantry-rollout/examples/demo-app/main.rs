@@ -11,6 +11,9 @@
 //! `DEMO_CRASH_AFTER=N` exits with code 3 after answering N requests (health checks included).
 //! Every request is logged to stdout (`GET / 200 12ms`). On SIGTERM it stops taking new requests,
 //! finishes those in flight (up to 5 s) and exits 0.
+//!
+//! `gantry-demo-app get http://HOST:PORT/PATH` is its own smoke test instead: one GET, the status
+//! line printed, exit 0 on a 2xx answer and 1 otherwise (so tests need no `curl`).
 
 use std::env;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -54,6 +57,25 @@ fn knob<T: std::str::FromStr>(name: &str) -> Option<T> {
 }
 
 fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    if let [get, url] = args.as_slice()
+        && get == "get"
+    {
+        exit(match probe(url) {
+            Ok((line, true)) => {
+                println!("{line}");
+                0
+            }
+            Ok((line, false)) => {
+                eprintln!("{url}: {line}");
+                1
+            }
+            Err(e) => {
+                eprintln!("{url}: {e}");
+                1
+            }
+        });
+    }
     let Some(port) = knob::<u16>("PORT") else {
         eprintln!("gantry-demo-app: set PORT to the port to listen on");
         exit(2);
@@ -234,6 +256,36 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// One `GET` of an `http://` URL: the answer's status line, and whether it is a 2xx.
+fn probe(url: &str) -> Result<(String, bool), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("only http:// URLs are supported")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut stream = TcpStream::connect(authority).map_err(|e| format!("cannot connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("cannot send the request: {e}"))?;
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    let line = line.trim_end().to_string();
+    let ok = line
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code.starts_with('2') && code.len() == 3);
+    Ok((line, ok))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +298,38 @@ mod tests {
         }
         let pattern: Vec<bool> = (0..4).map(|n| fails(n, 0.5)).collect();
         assert_eq!(pattern, [false, true, false, true]);
+    }
+
+    #[test]
+    fn the_get_probe_passes_on_2xx_only_and_says_why_not() {
+        for (status, ok) in [
+            ("200 OK", true),
+            ("204 No Content", true),
+            ("503 Busy", false),
+        ] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}/health", listener.local_addr().unwrap());
+            let server = thread::spawn(move || {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut request = String::new();
+                BufReader::new(stream.try_clone().unwrap())
+                    .read_line(&mut request)
+                    .unwrap();
+                write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n").unwrap();
+                request
+            });
+            assert_eq!(probe(&url), Ok((format!("HTTP/1.1 {status}"), ok)));
+            assert_eq!(server.join().unwrap(), "GET /health HTTP/1.1\r\n");
+        }
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        assert!(
+            probe(&format!("http://{closed}/"))
+                .unwrap_err()
+                .starts_with("cannot connect")
+        );
+        assert!(probe("https://example.com/").is_err());
     }
 }
