@@ -1,5 +1,5 @@
-//! `gantry validate`: every problem in every workflow file, with
-//! file:line:col, a source excerpt and a hint.
+//! `gantry validate`: every problem in every workflow file (and the local actions they use, and
+//! `.gantry/environments.yml`), with file:line:col, a source excerpt and a hint.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -104,6 +104,13 @@ pub fn run(dir: &Path, args: ValidateArgs) -> Result<ExitCode, UserError> {
         if let gantry_syntax::ast::ActionRuns::Composite { steps } = &action.runs {
             local_actions(&base, steps.iter(), &mut action_dirs);
         }
+        n_files += 1;
+        checked.push((diagnostics, source));
+    }
+    // The repository's environments, when it declares them.
+    if args.files.is_empty()
+        && let Some((_, diagnostics, source)) = crate::environments::read(&root)?
+    {
         n_files += 1;
         checked.push((diagnostics, source));
     }

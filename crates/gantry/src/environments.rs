@@ -24,15 +24,9 @@ pub const FILE: &str = ".gantry/environments.yml";
 /// The environments of the repository at `root`; `None` without the file. Every problem of the
 /// file is an error naming its place.
 pub fn load(root: &Path) -> Result<Option<Environments>, UserError> {
-    let path = root.join(FILE);
-    let source = match std::fs::read_to_string(&path) {
-        Ok(source) => source,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(UserError(format!("cannot read `{FILE}`: {e}"))),
+    let Some((environments, diagnostics, source)) = read(root)? else {
+        return Ok(None);
     };
-    let (environments, mut diagnostics) = gantry_deploy::config::parse(FILE, &source);
-    diagnostics
-        .extend(environments.check_time_zones(FILE, &|name| jiff::tz::TimeZone::get(name).is_ok()));
     let errors: Vec<String> = diagnostics
         .iter()
         .filter(|d| d.is_error())
@@ -49,6 +43,22 @@ pub fn load(root: &Path) -> Result<Option<Environments>, UserError> {
             errors.join("\n")
         )))
     }
+}
+
+/// The environments file of the repository at `root`, read and checked: what it declares, every
+/// problem (time zones included), and its text; `None` without the file.
+pub fn read(
+    root: &Path,
+) -> Result<Option<(Environments, Vec<gantry_syntax::Diagnostic>, String)>, UserError> {
+    let source = match std::fs::read_to_string(root.join(FILE)) {
+        Ok(source) => source,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(UserError(format!("cannot read `{FILE}`: {e}"))),
+    };
+    let (environments, mut diagnostics) = gantry_deploy::config::parse(FILE, &source);
+    diagnostics
+        .extend(environments.check_time_zones(FILE, &|name| jiff::tz::TimeZone::get(name).is_ok()));
+    Ok(Some((environments, diagnostics, source)))
 }
 
 /// The gate of one local run.

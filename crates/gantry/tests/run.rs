@@ -2482,4 +2482,9 @@ fn a_broken_environments_file_stops_the_run_at_its_place() {
         .has(".gantry/environments.yml:4:7")
         .has("reviewer")
         .lacks("built");
+    // `gantry validate` lists it with the workflows' problems.
+    repo.gantry(&["validate"])
+        .code(1)
+        .has("--> .gantry/environments.yml:4:7")
+        .has("2 files");
 }
