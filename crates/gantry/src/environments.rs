@@ -114,37 +114,39 @@ impl LocalGate {
     }
 
     async fn admit(&self, request: &GateRequest, environment: &Environment) -> Result<(), String> {
-        let mut protection = environment.protection.clone();
-        let name = &request.environment;
-        if protection.reviewers.required > 0 {
-            let approved = self.approved.iter().any(|a| a == name)
-                || (self.interactive && self.ask(request, environment).await?);
-            if !approved {
-                return Err(format!(
-                    "it needs {} approval{} from {}: pass `--approve {name}` to approve it yourself, or run it on a Gantry server where its reviewers approve it",
-                    protection.reviewers.required,
-                    if protection.reviewers.required == 1 {
-                        ""
-                    } else {
-                        "s"
-                    },
-                    protection.reviewers.describe(),
-                ));
-            }
-            protection.reviewers.required = 0;
-        }
-        let request = Request {
+        let zones = |zone: &str| jiff::tz::TimeZone::get(zone).ok();
+        let deployment = Request {
             git_ref: self.git_ref.clone(),
             triggered_by: self.actor.clone(),
             commit_author: None,
             queued_at: self.queued_at,
             reviews: Vec::new(),
         };
+        // The person at the terminal stands in for the reviewers; the other rules stay.
+        let mut protection = environment.protection.clone();
+        protection.reviewers.required = 0;
+        // What no approval changes (a ref that may not deploy) is refused before anyone is asked.
+        if let Decision::Denied { reason } =
+            protection::evaluate(&protection, &deployment, jiff::Timestamp::now(), &zones)
+        {
+            return Err(reason.to_string());
+        }
+        let name = &request.environment;
+        let required = environment.protection.reviewers.required;
+        if required > 0 {
+            let approved = self.approved.iter().any(|a| a == name)
+                || (self.interactive && self.ask(request, environment).await?);
+            if !approved {
+                return Err(format!(
+                    "it needs {required} approval{} from {}: pass `--approve {name}` to approve it yourself, or run it on a Gantry server where its reviewers approve it",
+                    if required == 1 { "" } else { "s" },
+                    environment.protection.reviewers.describe(),
+                ));
+            }
+        }
         loop {
             let now = jiff::Timestamp::now();
-            match protection::evaluate(&protection, &request, now, &|zone| {
-                jiff::tz::TimeZone::get(zone).ok()
-            }) {
+            match protection::evaluate(&protection, &deployment, now, &zones) {
                 Decision::Allowed => return Ok(()),
                 Decision::Denied { reason } => return Err(reason.to_string()),
                 Decision::Waiting {
@@ -156,6 +158,15 @@ impl LocalGate {
                         .all(|r| matches!(r, Reason::WaitTimer { .. }));
                     match recheck_at {
                         Some(at) if only_timer => {
+                            eprintln!(
+                                "gantry: job `{}` waits for environment `{name}`: {}",
+                                request.name,
+                                reasons
+                                    .iter()
+                                    .map(|r| r.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            );
                             let wait = at.duration_since(now);
                             let wait = std::time::Duration::try_from(wait).unwrap_or_default();
                             tokio::time::sleep(wait.max(std::time::Duration::from_millis(10)))

@@ -2488,3 +2488,26 @@ fn a_broken_environments_file_stops_the_run_at_its_place() {
         .has("--> .gantry/environments.yml:4:7")
         .has("2 files");
 }
+
+#[test]
+fn a_wait_timer_is_waited_out_and_said() {
+    let repo = Repo::with_workflow("deploy.yml", DEPLOYING);
+    repo.write(
+        ".gantry/environments.yml",
+        "environments:\n  production:\n    protection:\n      wait-timer: 1s\n",
+    );
+    let out = repo.run_json(&[]);
+    out.code(0);
+    assert_eq!(out.text("deploy"), "deploying to \n");
+    assert!(
+        out.stderr
+            .contains("gantry: job `deploy` waits for environment `production`: wait timer until"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.elapsed >= std::time::Duration::from_millis(900),
+        "{:?}",
+        out.elapsed
+    );
+}
