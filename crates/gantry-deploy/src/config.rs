@@ -66,6 +66,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use gantry_syntax::suggest::{closest, list};
 use gantry_syntax::yaml::{self, Node, Yaml};
 use gantry_syntax::{Diagnostic, Span, Spanned};
 
@@ -435,7 +436,7 @@ impl Ctx<'_> {
                 out.push((name, value));
                 continue;
             }
-            let hint = match (closest(name, known), elsewhere(name)) {
+            let hint = match (closest(name, known.iter().copied()), elsewhere(name)) {
                 (Some(best), _) => format!("did you mean `{best}`?"),
                 (None, Some(hint)) => hint,
                 (None, None) => format!("expected one of {}", list(known)),
@@ -783,7 +784,7 @@ impl Ctx<'_> {
             "ssh" => SSH_KEYS,
             "script" => SCRIPT_KEYS,
             _ => {
-                let hint = match closest(kind, KINDS) {
+                let hint = match closest(kind, KINDS.iter().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => format!("use one of {}", list(KINDS)),
                 };
@@ -1025,7 +1026,7 @@ impl Ctx<'_> {
 
     fn strategy(&mut self, node: &Node, what: &str) -> Option<Strategy> {
         let unknown = |ctx: &mut Self, name: &str, span: Span| {
-            let hint = match closest(name, STRATEGIES) {
+            let hint = match closest(name, STRATEGIES.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => format!("use one of {}", list(STRATEGIES)),
             };
@@ -1363,7 +1364,7 @@ impl Ctx<'_> {
                             ),
                             None => {
                                 let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
-                                let hint = match closest(&role.value, &names) {
+                                let hint = match closest(&role.value, names.iter().copied()) {
                                     Some(best) => format!("did you mean `{best}`?"),
                                     None => format!("use one of {}", list(&names)),
                                 };
@@ -1490,7 +1491,7 @@ impl Ctx<'_> {
                 continue;
             };
             if envs.get(&from.value).is_none() {
-                let hint = match closest(&from.value, &names) {
+                let hint = match closest(&from.value, names.iter().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => format!("declared environments: {}", list(&names)),
                 };
@@ -1691,62 +1692,6 @@ fn is_variable_name(name: &str) -> bool {
 
 const VARIABLE_HINT: &str =
     "a name starts with a letter or `_` and contains only letters, digits and `_`";
-
-/// The known name closest to a misspelt one: equal ignoring case, or within two edits (one for
-/// names of three characters or fewer), or one a prefix of the other.
-fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    let lower = name.to_ascii_lowercase();
-    let limit = if lower.chars().count() <= 3 { 1 } else { 2 };
-    let by_distance = known
-        .iter()
-        .map(|k| (edits(&lower, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k);
-    by_distance.or_else(|| {
-        known
-            .iter()
-            .copied()
-            .find(|k| lower.len() >= 3 && (k.starts_with(lower.as_str()) || lower.starts_with(*k)))
-    })
-}
-
-/// Levenshtein distance, with a swap of neighbours counting as one edit.
-fn edits(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > 2 || a.len() > 64 {
-        return usize::MAX;
-    }
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    rows[0] = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
-}
-
-/// "`a`, `b` or `c`".
-fn list(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    match quoted.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,6 @@ pub mod yaml;
 mod tests;
 
 pub use diagnostic::{Diagnostic, Severity};
-pub use lower::{parse_action, parse_workflow};
+pub use lower::{parse_action, parse_workflow, suggest};
 pub use render::render;
 pub use span::{Pos, Span, Spanned};

@@ -12,7 +12,7 @@
 mod action;
 mod on;
 mod step;
-mod suggest;
+pub mod suggest;
 mod workflow;
 
 use std::collections::HashSet;

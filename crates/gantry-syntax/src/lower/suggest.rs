@@ -4,10 +4,7 @@
 /// distance of at most 2 (a swap of two neighbours counts as one edit),
 /// then a prefix match either way (`runs` → `runs-on`). Ties go to the
 /// earlier candidate.
-pub(crate) fn closest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     if name.len() > MAX_NAME_LEN {
         return None;
     }
@@ -42,7 +39,7 @@ pub(crate) fn closest<'a>(
 const MAX_NAME_LEN: usize = 64;
 
 /// `a`, `b` or `c` — for hints listing what is allowed.
-pub(crate) fn list(names: &[&str]) -> String {
+pub fn list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     match quoted.split_last() {
         None => String::new(),
